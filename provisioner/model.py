@@ -1,0 +1,166 @@
+"""The project's own types for a portal's schema: the same types describe the file and the portal.
+
+Desired state (from hubspot_schema.yaml) and live state (read from HubSpot) are both a
+``SchemaState``; ``diff`` compares the two. Only fields this tool manages appear here:
+timestamps, user ids and HubSpot's own flags stay at the client's edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+OBJECT_TYPE = "deals"
+OBJECT_TYPE_ID = "0-3"
+
+# HubSpot's valid (type, fieldType) pairs.
+FIELD_TYPES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "string": frozenset({"text", "textarea", "html", "phonenumber", "file", "calculation_equation"}),
+        "number": frozenset({"number", "calculation_equation"}),
+        "bool": frozenset({"booleancheckbox"}),
+        "enumeration": frozenset({"select", "radio", "checkbox", "booleancheckbox"}),
+        "date": frozenset({"date"}),
+        "datetime": frozenset({"date"}),
+    }
+)
+
+# Validation rule types this tool manages, and which (type, fieldType) they fit.
+RULE_TYPES: Mapping[str, frozenset[tuple[str, str]]] = MappingProxyType(
+    {
+        "MAX_LENGTH": frozenset({("string", "text"), ("string", "textarea"), ("string", "phonenumber")}),
+        "MIN_LENGTH": frozenset({("string", "text"), ("string", "textarea"), ("string", "phonenumber")}),
+        "MIN_NUMBER": frozenset({("number", "number")}),
+        "MAX_NUMBER": frozenset({("number", "number")}),
+        "DECIMAL": frozenset({("number", "number")}),
+        "REGEX": frozenset({("string", "text"), ("string", "textarea")}),
+        "URL": frozenset({("string", "text")}),
+    }
+)
+
+ACCESS_LEVELS = ("view_and_edit", "view_only")
+
+ACCORD_FIELDS = (
+    "URL",
+    "STATUS",
+    "STAGE_NAME",
+    "CUSTOMER_INVITED_COUNT",
+    "CUSTOMER_ACCEPTED_COUNT",
+    "PROGRESS",
+    "EXECUTION_SCORE",
+)
+
+TRIGGER_EVENTS = (
+    "accord_viewed",
+    "accord_created",
+    "accord_duplicated",
+    "stage_created",
+    "stage_deleted",
+    "step_created",
+    "step_deleted",
+    "step_updated",
+    "stakeholder_added",
+    "customer_accepted",
+    "member_added",
+)
+
+
+def _frozen(mapping: Mapping | None) -> Mapping:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    label: str
+    # None: not managed (the file does not say, so any live value is fine).
+    display_order: int | None = None
+
+
+@dataclass(frozen=True)
+class Option:
+    label: str
+    value: str
+    display_order: int = 0
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
+class Property:
+    name: str
+    label: str
+    type: str
+    field_type: str
+    group_name: str
+    description: str = ""
+    # None: not managed.
+    display_order: int | None = None
+    options: tuple[Option, ...] = ()
+
+
+@dataclass(frozen=True)
+class ValidationRule:
+    property_name: str
+    rule_type: str  # HubSpot's ruleType, e.g. "MAX_LENGTH"
+    arguments: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.property_name, self.rule_type)
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Groups, properties and validation rules of the deal object, keyed by natural keys."""
+
+    groups: Mapping[str, Group] = field(default_factory=dict)
+    properties: Mapping[str, Property] = field(default_factory=dict)
+    rules: Mapping[tuple[str, str], ValidationRule] = field(default_factory=dict)
+    # Live state only: properties in HubSpot's recycle bin, by name.
+    archived_properties: Mapping[str, Property] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("groups", "properties", "rules", "archived_properties"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+
+
+@dataclass(frozen=True)
+class Sidebar:
+    """The deal record's left-sidebar section: HubSpot has no API for it."""
+
+    section: str
+    properties: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    # Accord field name (e.g. "URL") -> HubSpot internal property name.
+    mapping: Mapping[str, str] = field(default_factory=dict)
+    triggers: frozenset[str] = frozenset(TRIGGER_EVENTS)
+    # Where the value sync keeps what HubSpot last confirmed (SQLite); relative to the config file.
+    store_path: str = ".provisioner/sync.sqlite"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mapping", _frozen(self.mapping))
+
+
+@dataclass(frozen=True)
+class Config:
+    """A loaded and validated hubspot_schema.yaml, for one environment."""
+
+    path: str
+    digest: str  # sha256 of the file's bytes
+    desired: SchemaState
+    portal_id: int | None = None
+    api_version: str = "2026-03"
+    environment: str | None = None
+    # Property names declared for archiving (tombstones); apply needs --allow-archive.
+    tombstones: tuple[str, ...] = ()
+    # Property name -> "view_only" | "view_and_edit" (no API: a manual step).
+    access: Mapping[str, str] = field(default_factory=dict)
+    sidebar: Sidebar | None = None
+    sync: SyncSettings = field(default_factory=SyncSettings)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "access", _frozen(self.access))
