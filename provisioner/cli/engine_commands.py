@@ -1,9 +1,136 @@
-"""Commands of this group are registered on the main group by ``register``."""
+"""plan, apply and confirm: reconcile the portal with the file."""
 
 from __future__ import annotations
 
+import getpass
+import os
+import sys
+
 import click
+
+from provisioner.apply import apply_plan, check_allowed, check_fresh, verify_applied
+from provisioner.cli.common import config_option, open_client, portal_options
+from provisioner.engine import load_plan, make_plan, save_plan, utc_now
+from provisioner.errors import EXIT_CHANGES, ApplyError, UsageError
+from provisioner.manual import confirmations_path, declared_steps, record_confirmations
+from provisioner.render import RENDERERS, render_text
+
+FORMATS = click.Choice(sorted(RENDERERS))
+
+
+def load(config_file: str, environment: str | None):
+    from provisioner.config import load_config
+
+    return load_config(config_file, environment=environment)
+
+
+def use_colour() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def render(plan, fmt: str) -> str:
+    if fmt == "text":
+        return render_text(plan, colour=use_colour())
+    return RENDERERS[fmt](plan)
+
+
+@click.command()
+@config_option
+@portal_options
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="Save the plan (JSON) for `apply PLANFILE`.")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 2 when there are changes, 0 when none (manual steps do not count).")
+@click.pass_context
+def plan(ctx, config_file, environment, local, api_version, tier, out, fmt, detailed_exitcode):
+    """Read the live portal and show what apply would do."""
+    config = load(config_file, environment)
+    client = open_client(local, api_version, tier, config.api_version)
+    the_plan, _ = make_plan(client, config)
+    if out:
+        save_plan(the_plan, out)
+    click.echo(render(the_plan, fmt), nl=False)
+    if out:
+        click.echo(f"Saved the plan to {out}; apply it with `provisioner apply {out}`.", err=True)
+    if detailed_exitcode and the_plan.has_changes:
+        ctx.exit(EXIT_CHANGES)
+
+
+@click.command()
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False))
+@config_option
+@portal_options
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--allow-archive", is_flag=True, help="Allow archiving properties listed as tombstones.")
+@click.option("--allow-type-change", is_flag=True, help="Allow changing the type of an existing property.")
+@click.pass_context
+def apply(ctx, planfile, config_file, environment, local, api_version, tier, auto_approve, allow_archive,
+          allow_type_change):
+    """Make the portal match the file, or carry out a saved PLANFILE (refused if the portal moved)."""
+    saved = load_plan(planfile) if planfile else None
+    if saved is not None:
+        if ctx.get_parameter_source("config_file") == click.core.ParameterSource.DEFAULT:
+            config_file = saved.config_path
+        environment = saved.environment
+    config = load(config_file, environment)
+    client = open_client(local, api_version, tier, saved.api_version if saved else config.api_version)
+    current, live = make_plan(client, config)
+    the_plan = current
+    if saved is not None:
+        check_fresh(saved, config, live, current)
+        the_plan = saved
+    check_allowed(the_plan, allow_archive=allow_archive, allow_type_change=allow_type_change)
+    click.echo(render_text(the_plan, colour=use_colour()), nl=False)
+    if not the_plan.has_changes:
+        return
+    if not auto_approve and saved is None:
+        if not sys.stdin.isatty():
+            raise UsageError("apply needs confirmation", hint="pass --auto-approve, or apply a saved plan file")
+        click.confirm("Apply these changes?", abort=True)
+    done = apply_plan(client, the_plan)
+    missing = verify_applied(client, the_plan)
+    for line in done:
+        click.echo(f"  {line}")
+    if missing:
+        raise ApplyError("the portal does not show every change after apply: " + ", ".join(missing), done, missing,
+                         hint="HubSpot may still be catching up; run plan again in a minute")
+    click.echo(f"Apply complete: {len(done)} change(s), {client.stats.requests} HTTP request(s).")
+    pending = the_plan.pending_steps
+    if pending:
+        click.echo(f"{len(pending)} manual step(s) still to do by hand (see above), then `provisioner confirm`.")
+
+
+@click.command()
+@click.argument("steps", nargs=-1)
+@config_option
+@portal_options
+@click.option("--all", "confirm_all", is_flag=True, help="Confirm every declared manual step.")
+@click.option("--by", "confirmed_by", default=None, help="Who did it (default: the current user).")
+@click.option("--portal-id", type=int, default=None, help="The portal the steps were done in (skips reading it).")
+def confirm(steps, config_file, environment, local, api_version, tier, confirm_all, confirmed_by, portal_id):
+    """Record that manual STEPS (e.g. access/accord_url, sidebar) were done in HubSpot's UI.
+
+    The record goes into <file>.confirmations.yaml beside the config, for review in the repository.
+    """
+    config = load(config_file, environment)
+    declared = {step.id: step for step in declared_steps(config)}
+    if not steps and not confirm_all:
+        raise UsageError("name the steps to confirm, or pass --all", hint="steps: " + ", ".join(declared))
+    unknown = [s for s in steps if s not in declared]
+    if unknown:
+        raise UsageError("no such manual step: " + ", ".join(unknown), hint="steps: " + ", ".join(declared))
+    chosen = list(declared.values()) if confirm_all else [declared[s] for s in steps]
+    if portal_id is None:
+        portal_id = open_client(local, api_version, tier, config.api_version).get_account_details().portal_id
+        if config.portal_id is not None and config.portal_id != portal_id:
+            raise UsageError(f"the file is for portal {config.portal_id}, but the token opens portal {portal_id}")
+    path = confirmations_path(config.path)
+    record_confirmations(path, portal_id, chosen, confirmed_by=confirmed_by or getpass.getuser(),
+                         confirmed_at=utc_now())
+    click.echo(f"Recorded {len(chosen)} manual step(s) as done in portal {portal_id} in {path}.")
 
 
 def register(cli: click.Group) -> None:
-    """Add this module's commands to ``cli``."""
+    for command in (plan, apply, confirm):
+        cli.add_command(command)
+

@@ -1,0 +1,52 @@
+"""Options shared by the commands that read a config file or talk to a portal."""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import click
+
+from provisioner.client import API_VERSIONS, TIERS, HubSpotClient
+from provisioner.connection import connect
+
+DEFAULT_CONFIG = "hubspot_schema.yaml"
+
+
+def config_option(func):
+    """-f/--file and --env (environment of the file; PROVISIONER_ENV)."""
+
+    @click.option(
+        "-f", "--file", "config_file", default=DEFAULT_CONFIG, show_default=True,
+        type=click.Path(dir_okay=False), help="The declared portal file.",
+    )
+    @click.option("--env", "environment", envvar="PROVISIONER_ENV", default=None,
+                  help="Environment of the file to use (or PROVISIONER_ENV).")
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def portal_options(func):
+    """--local, --api-version, --tier: which portal and how hard to push it."""
+
+    @click.option("--local", is_flag=True,
+                  help="Use the embedded local portal (state in .provisioner/, no account needed).")
+    @click.option("--api-version", type=click.Choice(API_VERSIONS), default=None,
+                  help="HubSpot API path family (default: HUBSPOT_API_VERSION, else the file's, else 2026-03).")
+    @click.option("--tier", type=click.Choice(list(TIERS)), default=None,
+                  help="The portal's rate-limit tier, sizes the request rate (default: HUBSPOT_TIER or starter).")
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def open_client(local: bool, api_version: str | None = None, tier: str | None = None,
+                file_api_version: str | None = None) -> HubSpotClient:
+    """The client for this command: flag, then environment, then the file's api_version."""
+    version = api_version or os.environ.get("HUBSPOT_API_VERSION") or file_api_version
+    return connect(local=local, api_version=version, tier=tier)

@@ -1,0 +1,626 @@
+"""The one HTTP client: every request to HubSpot (or the emulator) goes through here.
+
+Base URL and API version, bearer auth, timeouts, a proactive rate limiter, retries with backoff
+and jitter, HubSpot error bodies mapped to exceptions, and conversion of HubSpot JSON into the
+project's own types. The token is held only in the session's headers: it is never logged,
+never part of an exception and never written anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from provisioner import errors
+from provisioner.model import OBJECT_TYPE, OBJECT_TYPE_ID, Group, Option, Property, ValidationRule
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.hubapi.com"
+API_VERSIONS = ("2026-03", "v3")
+# Requests per 10-second window, per app (hubspot-api-facts section 7).
+TIERS = {"starter": 100, "professional": 190, "enterprise": 190, "increase": 250, "unlimited": None}
+RETRYABLE_STATUS = frozenset({423, 500, 502, 503, 504, 520, 521, 522, 523, 524, 525, 526, 527, 528, 529, 530})
+BATCH_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class Record:
+    """A CRM record as HubSpot returned it (values are strings)."""
+
+    id: str
+    properties: dict[str, str | None]
+    updated_at: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchError:
+    """One failed part of a batch call (207 or 2026-09 style errors)."""
+
+    status: str
+    category: str
+    message: str
+    ids: tuple[str, ...] = ()
+    sub_category: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    status: int
+    results: list[Record]
+    errors: list[BatchError]
+
+
+@dataclass(frozen=True)
+class AccountDetails:
+    portal_id: int
+    account_type: str
+    time_zone: str | None = None
+
+
+@dataclass(frozen=True)
+class LiveProperty:
+    """A property as read from the portal, with the facts the diff needs beyond its fields."""
+
+    property: Property
+    hubspot_defined: bool = False
+    archived: bool = False
+
+
+@dataclass
+class RequestStats:
+    """What this client cost: HTTP requests sent (retries included), by status."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    by_status: Counter = field(default_factory=Counter)
+
+
+class RateLimiter:
+    """A sliding-window limiter sized by the tier and corrected by HubSpot's rate-limit headers.
+
+    Requests are counted when their answer arrives, which is never earlier than HubSpot counted
+    them, so the client's window always trails the server's and stays under the limit.
+    """
+
+    def __init__(self, per_window: int | None, window_s: float = 10.0, *, clock, sleep) -> None:
+        self.per_window = per_window
+        self.window_s = window_s
+        self._clock = clock
+        self._sleep = sleep
+        self._stamps: deque[float] = deque()
+
+    def wait(self) -> None:
+        if self.per_window is None:
+            return
+        now = self._clock()
+        while self._stamps and now - self._stamps[0] >= self.window_s:
+            self._stamps.popleft()
+        if len(self._stamps) >= self.per_window:
+            delay = self.window_s - (now - self._stamps[0])
+            if delay > 0:
+                log.debug("Rate limiter waits %.2fs", delay)
+                self._sleep(delay)
+
+    def record(self, headers: CaseInsensitiveDict | None = None) -> None:
+        self._stamps.append(self._clock())
+        if self.per_window is None or not headers:
+            return
+        maximum = _int_header(headers, "X-HubSpot-RateLimit-Max")
+        if maximum is not None and 0 < maximum < self.per_window:
+            log.info("Detected a lower rate limit from HubSpot: %d per window", maximum)
+            self.per_window = maximum
+        remaining = _int_header(headers, "X-HubSpot-RateLimit-Remaining")
+        if remaining is not None and remaining <= 0:
+            # HubSpot says the window is spent: treat our window as full.
+            while len(self._stamps) < self.per_window:
+                self._stamps.appendleft(self._stamps[0])
+
+
+def _int_header(headers, name: str) -> int | None:
+    try:
+        return int(headers.get(name))
+    except (TypeError, ValueError):
+        return None
+
+
+class _WSGIAdapter(requests.adapters.BaseAdapter):
+    """Sends requests to a WSGI application in-process (the embedded local portal): no port."""
+
+    def __init__(self, app: Callable) -> None:
+        super().__init__()
+        self.app = app
+
+    def send(self, request, **kwargs):  # noqa: ARG002 - requests' adapter signature
+        from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+        url = urlsplit(request.url)
+        body = request.body or b""
+        if isinstance(body, str):
+            body = body.encode()
+        environ = EnvironBuilder(
+            path=url.path,
+            query_string=url.query,
+            method=request.method,
+            headers=dict(request.headers),
+            data=body,
+            base_url=f"{url.scheme}://{url.netloc}",
+        ).get_environ()
+        try:
+            app_iter, status, headers = run_wsgi_app(self.app, environ)
+            try:
+                content = b"".join(app_iter)
+            finally:
+                if hasattr(app_iter, "close"):
+                    app_iter.close()
+        except Exception as exc:  # the app died mid-answer: to a client that is a dropped connection
+            raise requests.ConnectionError(f"connection dropped by the local portal: {exc}") from None
+        response = requests.Response()
+        response.status_code = int(status.split(" ", 1)[0])
+        response.reason = status.split(" ", 1)[1] if " " in status else ""
+        response.headers = CaseInsensitiveDict(headers)
+        response._content = content
+        response.url = request.url
+        response.request = request
+        response.encoding = "utf-8"
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+class HubSpotClient:
+    """HubSpot's CRM schema, validation and deal-record APIs, named after the API."""
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        token: str | None = None,
+        *,
+        api_version: str = "2026-03",
+        tier: str = "starter",
+        wsgi_app: Callable | None = None,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        max_retries: int = 6,
+        backoff_base_s: float = 0.5,
+        backoff_cap_s: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        if api_version not in API_VERSIONS:
+            raise errors.UsageError(
+                f"unknown HubSpot API version {api_version!r}", hint="use one of: " + ", ".join(API_VERSIONS)
+            )
+        if tier not in TIERS:
+            raise errors.UsageError(f"unknown rate-limit tier {tier!r}", hint="use one of: " + ", ".join(TIERS))
+        self.base_url = base_url.rstrip("/")
+        self.api_version = api_version
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff_base_s = backoff_base_s
+        self.backoff_cap_s = backoff_cap_s
+        self.stats = RequestStats()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.limiter = RateLimiter(TIERS[tier], clock=clock, sleep=sleep)
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = "provisioner"
+        if token:
+            self._session.headers["Authorization"] = f"Bearer {token}"
+        if wsgi_app is not None:
+            self._session.mount(self.base_url, _WSGIAdapter(wsgi_app))
+
+    def __repr__(self) -> str:  # never shows the token
+        return f"HubSpotClient({self.base_url!r}, api_version={self.api_version!r})"
+
+    # ---- paths -------------------------------------------------------------------------------
+    def _family(self, kind: str) -> str:
+        if self.api_version == "v3":
+            return {
+                "properties": "/crm/v3/properties",
+                "validations": "/crm/v3/property-validations",
+                "objects": "/crm/v3/objects",
+                "account": "/account-info/v3",
+            }[kind]
+        return {
+            "properties": f"/crm/properties/{self.api_version}",
+            "validations": f"/crm/property-validations/{self.api_version}",
+            "objects": f"/crm/objects/{self.api_version}",
+            "account": f"/account-info/{self.api_version}",
+        }[kind]
+
+    def _properties(self, suffix: str = "") -> str:
+        return f"{self._family('properties')}/{OBJECT_TYPE}{suffix}"
+
+    def _deals(self, suffix: str = "") -> str:
+        return f"{self._family('objects')}/{OBJECT_TYPE}{suffix}"
+
+    # ---- transport ---------------------------------------------------------------------------
+    def request(self, method: str, path: str, *, params: dict | None = None, body: Any = None) -> Any:
+        """Send one API call (retrying what is worth retrying) and return the parsed JSON body."""
+        attempt = 0
+        while True:
+            self.limiter.wait()
+            self.stats.requests += 1
+            try:
+                response = self._session.request(
+                    method,
+                    self.base_url + path,
+                    params=params,
+                    data=None if body is None else json.dumps(body, separators=(",", ":")),
+                    headers={"Content-Type": "application/json"} if body is not None else None,
+                    timeout=self.timeout,
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                self.limiter.record()
+                self.stats.by_status["connection"] += 1
+                if attempt >= self.max_retries:
+                    raise errors.ConnectionFailed(
+                        f"could not reach {self.base_url} ({method} {path}): {type(exc).__name__}",
+                        hint="check HUBSPOT_BASE_URL and the network; nothing was assumed about the portal",
+                    ) from None
+                self._backoff(attempt, f"{type(exc).__name__} on {method} {path}")
+                attempt += 1
+                continue
+            self.limiter.record(response.headers)
+            status = response.status_code
+            self.stats.by_status[status] += 1
+            if status < 400:
+                return _json(response)
+            error = _api_error(method, path, response)
+            if isinstance(error, errors.RateLimitError):
+                self.stats.rate_limited += 1
+            retryable = status in RETRYABLE_STATUS or (
+                isinstance(error, errors.RateLimitError) and not isinstance(error, errors.DailyLimitError)
+            )
+            if not retryable or attempt >= self.max_retries:
+                raise error
+            if status == 429:
+                self._wait_rate_limited(response, attempt)
+            else:
+                self._backoff(attempt, f"{status} on {method} {path}")
+            attempt += 1
+
+    def _backoff(self, attempt: int, why: str) -> None:
+        self.stats.retries += 1
+        # Full jitter: spreads retries of racing clients apart.
+        delay = self._rng.uniform(0, min(self.backoff_cap_s, self.backoff_base_s * 2**attempt))
+        log.info("Retrying after %s in %.2fs", why, delay)
+        self._sleep(delay)
+
+    def _wait_rate_limited(self, response: requests.Response, attempt: int) -> None:
+        self.stats.retries += 1
+        retry_after = response.headers.get("Retry-After")
+        try:
+            delay = float(retry_after) if retry_after is not None else None
+        except ValueError:
+            delay = None
+        if delay is None:
+            interval = _int_header(response.headers, "X-HubSpot-RateLimit-Interval-Milliseconds") or 10000
+            # The rolling window frees up gradually: wait a slice of it, longer each time.
+            delay = min(interval / 1000.0, (interval / 10000.0) * (1 + attempt)) + self._rng.uniform(0, 0.25)
+        log.info("Detected HubSpot's ten-second limit; waiting %.2fs", delay)
+        self._sleep(delay)
+
+    # ---- account ---------------------------------------------------------------------------------
+    def get_account_details(self) -> AccountDetails:
+        body = self.request("GET", f"{self._family('account')}/details")
+        try:
+            return AccountDetails(
+                portal_id=int(body["portalId"]), account_type=str(body.get("accountType", "")),
+                time_zone=body.get("timeZone"),
+            )
+        except (KeyError, TypeError, ValueError):
+            raise _malformed("GET", "account details", body) from None
+
+    # ---- groups ----------------------------------------------------------------------------------
+    def list_groups(self) -> list[Group]:
+        body = self.request("GET", self._properties("/groups"))
+        return [_group(item) for item in _results(body, "groups")]
+
+    def create_group(self, group: Group) -> Group:
+        payload: dict[str, Any] = {"name": group.name, "label": group.label}
+        if group.display_order is not None:
+            payload["displayOrder"] = group.display_order
+        return _group(self.request("POST", self._properties("/groups"), body=payload))
+
+    def update_group(self, name: str, changes: dict[str, Any]) -> Group:
+        payload = {_GROUP_FIELDS[key]: value for key, value in changes.items()}
+        return _group(self.request("PATCH", self._properties(f"/groups/{quote(name)}"), body=payload))
+
+    def archive_group(self, name: str) -> None:
+        self.request("DELETE", self._properties(f"/groups/{quote(name)}"))
+
+    # ---- properties ------------------------------------------------------------------------------
+    def list_properties(self, archived: bool = False) -> list[LiveProperty]:
+        body = self.request("GET", self._properties(), params={"archived": "true" if archived else "false"})
+        return [_live_property(item) for item in _results(body, "properties")]
+
+    def get_property(self, name: str, archived: bool = False) -> LiveProperty:
+        params = {"archived": "true"} if archived else None
+        return _live_property(self.request("GET", self._properties(f"/{quote(name)}"), params=params))
+
+    def create_property(self, prop: Property) -> LiveProperty:
+        return _live_property(self.request("POST", self._properties(), body=property_payload(prop)))
+
+    def batch_create_properties(self, props: Iterable[Property]) -> tuple[list[LiveProperty], list[BatchError]]:
+        """Create properties in one call; per-input failures (207) come back as BatchErrors."""
+        body = self.request(
+            "POST", self._properties("/batch/create"), body={"inputs": [property_payload(p) for p in props]}
+        )
+        return [_live_property(item) for item in _results(body, "properties")], _batch_errors(body)
+
+    def update_property(self, name: str, changes: dict[str, Any]) -> LiveProperty:
+        """PATCH only the given managed fields (model field names) of a property."""
+        payload = {}
+        for key, value in changes.items():
+            if key == "options":
+                value = [_option_payload(option) for option in value]
+            payload[_PROPERTY_FIELDS[key]] = value
+        return _live_property(self.request("PATCH", self._properties(f"/{quote(name)}"), body=payload))
+
+    def archive_property(self, name: str) -> None:
+        self.request("DELETE", self._properties(f"/{quote(name)}"))
+
+    # ---- validation rules --------------------------------------------------------------------
+    def list_validation_rules(self) -> list[ValidationRule]:
+        body = self.request("GET", f"{self._family('validations')}/{OBJECT_TYPE_ID}")
+        rules = []
+        for item in _results(body, "validation rules"):
+            name = item.get("propertyName")
+            for rule in item.get("propertyValidationRules") or []:
+                rules.append(_rule(name, rule))
+        return rules
+
+    def put_validation_rule(self, rule: ValidationRule) -> None:
+        path = (
+            f"{self._family('validations')}/{OBJECT_TYPE_ID}/{quote(rule.property_name)}"
+            f"/rule-type/{quote(rule.rule_type)}"
+        )
+        self.request("PUT", path, body={"ruleArguments": list(rule.arguments), "shouldApplyNormalization": False})
+
+    # ---- deals -----------------------------------------------------------------------------------
+    def batch_update_deals(self, inputs: list[tuple[str, dict[str, str]]]) -> BatchResult:
+        """Update up to 100 deals in one call; 200 and 207 both return a BatchResult."""
+        _check_batch(inputs)
+        body = self.request(
+            "POST",
+            self._deals("/batch/update"),
+            body={"inputs": [{"id": str(deal_id), "properties": dict(values)} for deal_id, values in inputs]},
+        )
+        return _batch_result(body)
+
+    def batch_read_deals(self, ids: list[str], properties: list[str]) -> BatchResult:
+        _check_batch(ids)
+        body = self.request(
+            "POST",
+            self._deals("/batch/read"),
+            body={
+                "properties": list(properties),
+                "propertiesWithHistory": [],
+                "inputs": [{"id": str(deal_id)} for deal_id in ids],
+            },
+        )
+        return _batch_result(body)
+
+    def batch_create_deals(self, values: list[dict[str, str]]) -> BatchResult:
+        _check_batch(values)
+        body = self.request(
+            "POST", self._deals("/batch/create"), body={"inputs": [{"properties": dict(v)} for v in values]}
+        )
+        return _batch_result(body)
+
+    def list_deals(self, properties: list[str], limit: int = 100) -> Iterator[Record]:
+        """Every deal, following HubSpot's `after` cursor."""
+        after = None
+        while True:
+            params = {"limit": str(limit), "properties": ",".join(properties)}
+            if after:
+                params["after"] = after
+            body = self.request("GET", self._deals(), params=params)
+            for item in _results(body, "deals"):
+                yield _record(item)
+            after = ((body.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return
+
+
+# ---- HubSpot JSON <-> the project's types ----------------------------------------------------------
+_GROUP_FIELDS = {"label": "label", "display_order": "displayOrder"}
+_PROPERTY_FIELDS = {
+    "label": "label",
+    "description": "description",
+    "type": "type",
+    "field_type": "fieldType",
+    "group_name": "groupName",
+    "display_order": "displayOrder",
+    "options": "options",
+}
+
+
+def _option_payload(option: Option) -> dict[str, Any]:
+    return {
+        "label": option.label,
+        "value": option.value,
+        "displayOrder": option.display_order,
+        "hidden": option.hidden,
+    }
+
+
+def property_payload(prop: Property) -> dict[str, Any]:
+    """The PropertyCreate body for a property."""
+    payload: dict[str, Any] = {
+        "name": prop.name,
+        "label": prop.label,
+        "type": prop.type,
+        "fieldType": prop.field_type,
+        "groupName": prop.group_name,
+        "description": prop.description,
+    }
+    if prop.display_order is not None:
+        payload["displayOrder"] = prop.display_order
+    if prop.options:
+        payload["options"] = [_option_payload(option) for option in prop.options]
+    return payload
+
+
+def _group(item: Any) -> Group:
+    try:
+        order = item.get("displayOrder")
+        return Group(name=item["name"], label=item["label"], display_order=None if order is None else int(order))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise _malformed("GET", "property group", item) from None
+
+
+def _live_property(item: Any) -> LiveProperty:
+    try:
+        order = item.get("displayOrder")
+        prop = Property(
+            name=item["name"],
+            label=item["label"],
+            type=item["type"],
+            field_type=item["fieldType"],
+            group_name=item["groupName"],
+            description=item.get("description") or "",
+            display_order=None if order is None else int(order),
+            options=tuple(
+                Option(
+                    label=o["label"],
+                    value=o["value"],
+                    display_order=int(o.get("displayOrder") or 0),
+                    hidden=bool(o.get("hidden", False)),
+                )
+                for o in item.get("options") or []
+            ),
+        )
+        return LiveProperty(prop, bool(item.get("hubspotDefined", False)), bool(item.get("archived", False)))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise _malformed("GET", "property", item) from None
+
+
+def _rule(name: Any, rule: Any) -> ValidationRule:
+    try:
+        return ValidationRule(
+            property_name=str(name),
+            rule_type=str(rule["ruleType"]),
+            arguments=tuple(str(a) for a in rule.get("ruleArguments") or []),
+        )
+    except (KeyError, TypeError, AttributeError):
+        raise _malformed("GET", "validation rule", rule) from None
+
+
+def _record(item: Any) -> Record:
+    try:
+        return Record(id=str(item["id"]), properties=dict(item.get("properties") or {}), updated_at=item.get("updatedAt"))
+    except (KeyError, TypeError, AttributeError):
+        raise _malformed("GET", "record", item) from None
+
+
+def _batch_errors(body: Any) -> list[BatchError]:
+    out = []
+    for item in (body or {}).get("errors") or []:
+        context = item.get("context") or {}
+        ids = context.get("ids") or context.get("id") or []
+        if isinstance(ids, str):
+            ids = [ids]
+        out.append(
+            BatchError(
+                status=str(item.get("status", "error")),
+                category=str(item.get("category", "")),
+                message=str(item.get("message", "")),
+                ids=tuple(str(i) for i in ids),
+                sub_category=item.get("subCategory"),
+            )
+        )
+    return out
+
+
+def _batch_result(body: Any) -> BatchResult:
+    status = 207 if (body or {}).get("numErrors") else 200
+    return BatchResult(status=status, results=[_record(r) for r in _results(body, "records")], errors=_batch_errors(body))
+
+
+def _results(body: Any, what: str) -> list:
+    results = body.get("results") if isinstance(body, dict) else None
+    if not isinstance(results, list):
+        raise _malformed("GET", what, body)
+    return results
+
+
+def _check_batch(items: list) -> None:
+    if len(items) > BATCH_LIMIT:
+        raise ValueError(f"HubSpot batch calls take at most {BATCH_LIMIT} inputs, got {len(items)}")
+
+
+def _json(response: requests.Response) -> Any:
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        raise errors.ApiError(
+            "HubSpot answered with a body that is not JSON",
+            method=response.request.method,
+            path=urlsplit(response.url).path,
+            status=response.status_code,
+        ) from None
+
+
+def _malformed(method: str, what: str, body: Any) -> errors.ApiError:
+    snippet = json.dumps(body)[:200] if body is not None else "nothing"
+    return errors.ApiError(f"unexpected {what} in HubSpot's answer: {snippet}", method=method, path="", status=200)
+
+
+def _api_error(method: str, path: str, response: requests.Response) -> errors.ApiError:
+    """Map a HubSpot error body to the exception tree (every body field is optional)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        body = {}
+    status = response.status_code
+    message = str(body.get("message") or response.reason or f"HTTP {status}")
+    category = body.get("category") or body.get("errorType")
+    kwargs = dict(
+        method=method,
+        path=path,
+        status=status,
+        category=category,
+        sub_category=body.get("subCategory"),
+        correlation_id=body.get("correlationId") or response.headers.get("X-HubSpot-Correlation-Id"),
+        body=body,
+    )
+    if status == 401:
+        return errors.AuthError(message, **kwargs)
+    if status == 403:
+        scopes: list[str] = []
+        for item in body.get("errors") or []:
+            scopes.extend((item.get("context") or {}).get("requiredScopes") or [])
+        scopes.extend((body.get("context") or {}).get("requiredScopes") or [])
+        return errors.MissingScopesError(message, required_scopes=sorted(set(scopes)), **kwargs)
+    if status == 404:
+        return errors.NotFoundError(message, **kwargs)
+    if status == 409:
+        return errors.ConflictError(message, **kwargs)
+    if status == 429:
+        policy = body.get("policyName")
+        cls = errors.DailyLimitError if policy == "DAILY" else errors.RateLimitError
+        return cls(message, policy=policy, **kwargs)
+    if status >= 500 or status == 423:
+        return errors.ServerError(message, **kwargs)
+    if status == 400:
+        return errors.RequestValidationError(message, **kwargs)
+    return errors.ApiError(message, **kwargs)

@@ -1,0 +1,44 @@
+"""Choosing the portal a command talks to: HubSpot (token from the environment) or the local portal.
+
+Never falls back to the local portal by itself: a pipeline that lost its secret must fail.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from provisioner.client import DEFAULT_BASE_URL, HubSpotClient
+from provisioner.errors import UsageError
+
+LOCAL_BASE_URL = "http://local.portal"
+DEFAULT_LOCAL_STATE = ".provisioner/local-portal"
+
+
+def local_state_path() -> Path:
+    """Where the embedded local portal keeps its state (PROVISIONER_LOCAL_STATE overrides)."""
+    return Path(os.environ.get("PROVISIONER_LOCAL_STATE") or DEFAULT_LOCAL_STATE)
+
+
+def connect(*, local: bool, api_version: str | None = None, tier: str | None = None, **client_options) -> HubSpotClient:
+    """A client for the portal the command should use, from the --local flag and the environment."""
+    version = api_version or os.environ.get("HUBSPOT_API_VERSION") or "2026-03"
+    tier = tier or os.environ.get("HUBSPOT_TIER") or "starter"
+    if local:
+        from provisioner.emulator import Emulator, EmulatorSettings
+
+        state = local_state_path()
+        state.parent.mkdir(parents=True, exist_ok=True)
+        emulator = Emulator(EmulatorSettings(state_file=str(state), burst_limit=None, daily_limit=None))
+        return HubSpotClient(
+            LOCAL_BASE_URL, "local", api_version=version, tier="unlimited", wsgi_app=emulator.app, **client_options
+        )
+    token = os.environ.get("HUBSPOT_ACCESS_TOKEN")
+    if not token:
+        raise UsageError(
+            "no portal to talk to: HUBSPOT_ACCESS_TOKEN is not set and --local was not given",
+            hint="export HUBSPOT_ACCESS_TOKEN (a private-app token or Service Key), or pass --local "
+            "to use the embedded local portal",
+        )
+    base_url = os.environ.get("HUBSPOT_BASE_URL") or DEFAULT_BASE_URL
+    return HubSpotClient(base_url, token, api_version=version, tier=tier, **client_options)

@@ -1,0 +1,151 @@
+"""Manual steps: what the file declares that no HubSpot API can set or read, and their confirmations.
+
+View-only access and the deal sidebar are set by a person in HubSpot's UI. Each becomes a step
+with the exact clicks and a digest of the declared state. A person records that a step was done
+with ``provisioner confirm``, which writes the step's digest into a confirmations file next to the
+config (reviewed in the repository like the config, one section per portal). A confirmed step stops
+asking until its declared state, and so its digest, changes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from provisioner.errors import ConfigError, Problem
+from provisioner.model import Config
+from provisioner.plan import ManualStep, fingerprint
+
+ACCESS_TEXT = {
+    "view_only": "Allow everyone to view",
+    "view_and_edit": "Allow everyone to view and edit",
+}
+
+HEADER = """\
+# Manual steps done by hand in HubSpot's UI, per portal id. HubSpot has no API to set or read
+# these (view-only access, the deal sidebar), so `provisioner confirm` records them here.
+# Review this file like the config: a step asks again when its declared state changes.
+"""
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    digest: str
+    confirmed_at: str
+    confirmed_by: str
+
+
+def confirmations_path(config_path: str | os.PathLike) -> Path:
+    """hubspot_schema.yaml -> hubspot_schema.confirmations.yaml, beside it."""
+    path = Path(config_path)
+    return path.with_name(f"{path.stem}.confirmations.yaml")
+
+
+def declared_steps(config: Config) -> list[ManualStep]:
+    """The manual steps the file declares, unconfirmed."""
+    labels = {name: prop.label for name, prop in config.desired.properties.items()}
+    steps = []
+    for name, level in sorted(config.access.items()):
+        label = labels.get(name, name)
+        desired = {"property": name, "access": level}
+        steps.append(
+            ManualStep(
+                id=f"access/{name}",
+                title=f"Set access of '{label}' ({name}) to \"{ACCESS_TEXT[level]}\"",
+                instructions=(
+                    "In HubSpot, open Settings > Data Management > Properties and choose Deal properties.",
+                    f"Search for '{label}' (internal name {name}) and click it to edit.",
+                    f"Under field access, change to \"{ACCESS_TEXT[level]}\""
+                    + (" (needs HubSpot Enterprise)." if level == "view_only" else "."),
+                    "Save.",
+                ),
+                desired=desired,
+                digest=fingerprint(desired),
+            )
+        )
+    if config.sidebar is not None:
+        sidebar = config.sidebar
+        desired = {"section": sidebar.section, "properties": list(sidebar.properties)}
+        order = [f"{i}. '{labels.get(p, p)}' ({p})" for i, p in enumerate(sidebar.properties, start=1)]
+        steps.append(
+            ManualStep(
+                id="sidebar",
+                title=f"Show the sidebar section '{sidebar.section}' on deals with {len(sidebar.properties)} "
+                "properties in order",
+                instructions=(
+                    "In HubSpot, open Settings > Objects > Deals > Record Customization > Customize the left sidebar.",
+                    "Select Edit default view.",
+                    f"Select Add section (or open the existing one) and title it '{sidebar.section}'.",
+                    "Add these properties, in this order, and no others: " + ", ".join(order) + ".",
+                    "Select Save.",
+                ),
+                desired=desired,
+                digest=fingerprint(desired),
+            )
+        )
+    return steps
+
+
+def load_confirmations(path: str | os.PathLike) -> dict[str, dict[str, Confirmation]]:
+    """portal id (str) -> step id -> Confirmation; an absent file means none."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        portals = data.get("portals") or {}
+        return {
+            str(portal): {
+                str(step): Confirmation(str(entry["digest"]), str(entry["confirmed_at"]), str(entry["confirmed_by"]))
+                for step, entry in (steps or {}).items()
+            }
+            for portal, steps in portals.items()
+        }
+    except (yaml.YAMLError, AttributeError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            [Problem(str(path), 1, 1, "portals", f"not a confirmations file this provisioner can read ({exc})")]
+        ) from None
+
+
+def apply_confirmations(
+    steps: list[ManualStep], confirmations: Mapping[str, Mapping[str, Confirmation]], portal_id: int
+) -> list[ManualStep]:
+    """Mark the steps whose confirmation for this portal has the same digest."""
+    mine = confirmations.get(str(portal_id), {})
+    out = []
+    for step in steps:
+        entry = mine.get(step.id)
+        if entry is not None and entry.digest == step.digest:
+            step = ManualStep(**{**step.__dict__, "confirmed_at": entry.confirmed_at, "confirmed_by": entry.confirmed_by})
+        out.append(step)
+    return out
+
+
+def record_confirmations(
+    path: str | os.PathLike, portal_id: int, steps: list[ManualStep], *, confirmed_by: str, confirmed_at: str
+) -> None:
+    """Write the given steps as confirmed for this portal (atomically, keeping other portals)."""
+    path = Path(path)
+    existing = load_confirmations(path)
+    portals: dict[str, Any] = {
+        portal: {
+            step: {"digest": c.digest, "confirmed_at": c.confirmed_at, "confirmed_by": c.confirmed_by}
+            for step, c in entries.items()
+        }
+        for portal, entries in existing.items()
+    }
+    mine = portals.setdefault(str(portal_id), {})
+    for step in steps:
+        mine[step.id] = {"digest": step.digest, "confirmed_at": confirmed_at, "confirmed_by": confirmed_by}
+    portals[str(portal_id)] = dict(sorted(mine.items()))
+    text = HEADER + yaml.safe_dump({"portals": dict(sorted(portals.items()))}, sort_keys=False)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)

@@ -1,0 +1,138 @@
+"""Rendering the one Plan: text for terminals, JSON for machines, markdown for pull-request comments."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from provisioner.plan import ARCHIVE, CREATE, RESTORE, SET_RULE, UPDATE, Change, Plan
+
+SYMBOLS = {CREATE: "+", RESTORE: "+", UPDATE: "~", SET_RULE: "~", ARCHIVE: "-"}
+COLOURS = {"+": "green", "~": "yellow", "-": "red", "-/+": "magenta"}
+GITHUB_COMMENT_LIMIT = 65_536
+_ANSI = {"green": "\033[32m", "yellow": "\033[33m", "red": "\033[31m", "magenta": "\033[35m", "bold": "\033[1m"}
+_RESET = "\033[0m"
+
+
+def _symbol(change: Change) -> str:
+    if change.risky:
+        return "-/+"
+    if change.action == SET_RULE and change.before is None:
+        return "+"
+    return SYMBOLS[change.action]
+
+
+def _verb(change: Change) -> str:
+    if change.risky:
+        return "changes type (risky)"
+    return {
+        CREATE: "will be created",
+        RESTORE: "will be restored",
+        UPDATE: "will be updated",
+        SET_RULE: "will be set" if change.before is None else "will be changed",
+        ARCHIVE: "will be archived",
+    }[change.action]
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return "[" + ", ".join(str(item.get("value", item)) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _field_lines(change: Change) -> list[tuple[str, str]]:
+    """(field, text) pairs describing a change's fields."""
+    if change.action == UPDATE or (change.action == SET_RULE and change.before is not None):
+        fields = change.fields or tuple(change.after)
+        return [(f, f"{_value(change.before[f])} -> {_value(change.after[f])}") for f in fields]
+    if change.action == ARCHIVE:
+        return []
+    shown = {k: v for k, v in change.after.items() if v not in (None, [], "") and k not in ("name", "property_name")}
+    if change.action == RESTORE:
+        return [(k, _value(v) if change.before.get(k) == v else f"{_value(change.before.get(k))} -> {_value(v)}")
+                for k, v in shown.items()]
+    return [(k, _value(v)) for k, v in shown.items()]
+
+
+def render_text(plan: Plan, *, colour: bool = False) -> str:
+    """Terraform-like text: one block per change, manual steps, notes, a summary line."""
+
+    def paint(text: str, name: str) -> str:
+        return f"{_ANSI[name]}{text}{_RESET}" if colour else text
+
+    lines = [f"Portal {plan.portal_id}" + (f" (environment {plan.environment})" if plan.environment else "")
+             + f", file {plan.config_path}", ""]
+    if not plan.changes:
+        lines.append("No changes. The portal matches the file.")
+    for change in plan.changes:
+        symbol = _symbol(change)
+        lines.append(paint(f"  {symbol} {change.address} {_verb(change)}", COLOURS[symbol]))
+        for name, text in _field_lines(change):
+            lines.append(f"      {name}: {text}")
+        if change.note:
+            lines.append(f"      # {change.note}")
+    if plan.manual_steps:
+        lines += ["", "Manual steps (HubSpot has no API for these; confirm each with `provisioner confirm`):"]
+        for step in plan.manual_steps:
+            if step.is_confirmed:
+                lines.append(f"  [x] {step.id}: {step.title} (confirmed {step.confirmed_at} by {step.confirmed_by})")
+                continue
+            lines.append(paint(f"  [ ] {step.id}: {step.title}", "bold"))
+            lines += [f"        {i}. {text}" for i, text in enumerate(step.instructions, start=1)]
+    if plan.notes:
+        lines += ["", "Notes:"] + [f"  - {note}" for note in plan.notes]
+    lines += ["", paint(f"Plan: {plan.summary()}.", "bold")]
+    return "\n".join(lines) + "\n"
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(plan: Plan, *, title: str = "provisioner plan", limit: int = GITHUB_COMMENT_LIMIT) -> str:
+    """A pull-request comment: summary first, a table of changes, manual steps as a checklist."""
+    head = [f"### {title}: {plan.summary()}", ""]
+    head.append(f"Portal `{plan.portal_id}`" + (f", environment `{plan.environment}`" if plan.environment else "")
+                + f", file `{plan.config_path}` (`{plan.config_digest[:12]}`).")
+    head.append("")
+    body: list[str] = []
+    if plan.changes:
+        body += ["| | Object | Change | Details |", "|---|---|---|---|"]
+        for change in plan.changes:
+            details = "<br>".join(_md(f"{name}: {text}") for name, text in _field_lines(change))
+            if change.note:
+                details += ("<br>" if details else "") + f"_{_md(change.note)}_"
+            risk = " :warning:" if change.risky else ""
+            body.append(f"| `{_symbol(change)}` | {change.kind} `{change.key}` | {_verb(change)}{risk} | {details} |")
+    else:
+        body.append("No changes. The portal matches the file.")
+    if plan.manual_steps:
+        body += ["", "#### Manual steps (no HubSpot API; confirm with `provisioner confirm`)", ""]
+        for step in plan.manual_steps:
+            if step.is_confirmed:
+                body.append(f"- [x] `{step.id}`: {_md(step.title)} (confirmed {step.confirmed_at} "
+                            f"by {_md(step.confirmed_by or '')})")
+            else:
+                body.append(f"- [ ] `{step.id}`: {_md(step.title)}")
+                body += [f"  {i}. {_md(text)}" for i, text in enumerate(step.instructions, start=1)]
+    if plan.notes:
+        body += ["", "#### Notes", ""] + [f"- {_md(note)}" for note in plan.notes]
+    text = "\n".join(head + body) + "\n"
+    if len(text) <= limit:
+        return text
+    cut = "\n\n_The plan is too long for one comment; the full plan is in the job's output._\n"
+    kept: list[str] = []
+    size = len("\n".join(head)) + len(cut) + 1
+    for line in body:
+        if size + len(line) + 1 > limit:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join(head + kept) + cut
+
+
+RENDERERS = {"text": render_text, "json": render_json, "markdown": render_markdown}
