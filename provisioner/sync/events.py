@@ -1,0 +1,262 @@
+"""Accord trigger events: parse one JSON line, check it, and normalise its values to HubSpot's strings.
+
+Pure: no I/O beyond the strings given. A line becomes a ``Snapshot`` (values keyed by HubSpot
+property name, already in the form HubSpot stores them), an ``Ignored`` (not a configured
+trigger) or an ``Invalid`` (with every reason found), so one bad line never stops a run.
+
+Normalisation, decided once here so that equal values compare equal:
+- numbers travel as HubSpot stores them: ``3`` and ``3.0`` and ``"3"`` become ``"3"``,
+  ``45.50`` becomes ``"45.5"``; no exponents;
+- strings are stripped of surrounding whitespace (an Accord title with a trailing blank is the
+  same title);
+- a key missing from ``data`` means "not part of this snapshot": the deal keeps its value;
+  an explicit ``null`` clears the value in HubSpot (sent as ``""``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
+
+from provisioner.model import Config
+
+STATUSES = ("Not Started", "On Track", "At Risk", "Stalled")
+COUNT_FIELDS = ("CUSTOMER_INVITED_COUNT", "CUSTOMER_ACCEPTED_COUNT")
+_DEAL_ID = re.compile(r"^[0-9]{1,20}$")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One Accord's values when a trigger fired, mapped to deal properties."""
+
+    line_no: int
+    event: str
+    occurred_at: str  # canonical UTC form, sorts as text: 2026-11-27T10:00:00.000000Z
+    accord_id: str
+    deal_id: str
+    values: Mapping[str, str]  # property name -> value as HubSpot stores it ("" clears)
+    raw: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class Ignored:
+    line_no: int
+    event: str
+
+
+@dataclass(frozen=True)
+class Invalid:
+    line_no: int
+    reasons: tuple[str, ...]
+    raw: str
+    accord_id: str | None = None
+    deal_id: str | None = None
+    occurred_at: str | None = None
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.reasons)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the config says about the values: the mapping, the triggers and per-property limits."""
+
+    mapping: Mapping[str, str]
+    triggers: frozenset[str]
+    number_properties: frozenset[str] = frozenset()
+    max_length: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: Config) -> Rules:
+        number_properties = frozenset(
+            name for name, prop in config.desired.properties.items() if prop.type == "number"
+        )
+        max_length = {}
+        for (name, rule_type), rule in config.desired.rules.items():
+            if rule_type == "MAX_LENGTH" and rule.arguments:
+                try:
+                    max_length[name] = int(rule.arguments[0])
+                except ValueError:
+                    continue
+        return cls(
+            mapping=dict(config.sync.mapping),
+            triggers=frozenset(config.sync.triggers),
+            number_properties=number_properties,
+            max_length=max_length,
+        )
+
+    @property
+    def properties(self) -> list[str]:
+        return sorted(self.mapping.values())
+
+
+def normalise_number(value: object) -> str:
+    """A number as HubSpot stores it: no spurious decimals, no exponent. Raises ValueError."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError("not a number")
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            raise ValueError("not a number")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError("not a number") from None
+    if not number.is_finite():
+        raise ValueError("not a finite number")
+    if number == number.to_integral_value():
+        return str(int(number))
+    text = format(number.normalize(), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def canonical_time(value: object) -> str:
+    """ISO 8601 to a UTC text that sorts chronologically. Raises ValueError."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("missing")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError("has no time zone")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _check_field(accord_field: str, prop: str, value: object, rules: Rules) -> tuple[str | None, str | None]:
+    """(normalised value, None) or (None, reason)."""
+    if value is None:
+        return "", None
+    try:
+        if accord_field in COUNT_FIELDS:
+            text = normalise_number(value)
+            if "." in text or text.startswith("-"):
+                return None, f"{accord_field} must be a whole number >= 0, got {value!r}"
+            return text, None
+        if accord_field == "PROGRESS":
+            text = normalise_number(value)
+            if not Decimal(0) <= Decimal(text) <= Decimal(100):
+                return None, f"PROGRESS must be from 0 to 100, got {value!r}"
+            return text, None
+        if accord_field == "EXECUTION_SCORE" or prop in rules.number_properties:
+            return normalise_number(value), None
+    except ValueError:
+        return None, f"{accord_field} must be a number, got {value!r}"
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        return None, f"{accord_field} must be a string, got {type(value).__name__}"
+    text = str(value).strip()
+    if accord_field == "STATUS" and text not in STATUSES:
+        return None, f"STATUS must be one of {', '.join(STATUSES)}, got {value!r}"
+    if accord_field == "URL" and text:
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.netloc or " " in text:
+            return None, f"URL must be an http(s) URL, got {text[:80]!r}"
+    limit = rules.max_length.get(prop)
+    if limit is not None and len(text) > limit:
+        return None, f"{accord_field} is {len(text)} characters, over the limit of {limit} of {prop}"
+    return text, None
+
+
+def parse_line(line_no: int, line: str, rules: Rules) -> Snapshot | Ignored | Invalid | None:
+    """One input line to what it is; ``None`` for a blank line."""
+    raw = line.rstrip("\r\n")
+    if not raw.strip():
+        return None
+    try:
+        item = json.loads(raw)
+    except ValueError as exc:
+        return Invalid(line_no, (f"not JSON ({exc.msg} at column {exc.colno})",), raw)
+    if not isinstance(item, dict):
+        return Invalid(line_no, ("not a JSON object",), raw)
+    event = item.get("event")
+    if not isinstance(event, str) or not event:
+        return Invalid(line_no, ("'event' is missing",), raw)
+    if event not in rules.triggers:
+        return Ignored(line_no, event)
+    reasons: list[str] = []
+    accord_id = item.get("accord_id")
+    if not isinstance(accord_id, str | int) or isinstance(accord_id, bool) or not str(accord_id).strip():
+        reasons.append("'accord_id' is missing")
+        accord_id = None
+    else:
+        accord_id = str(accord_id).strip()
+    deal_id = item.get("deal_id")
+    if deal_id is None or deal_id == "":
+        reasons.append("the deal id is missing")
+        deal_id = None
+    elif isinstance(deal_id, bool) or not _DEAL_ID.match(str(deal_id).strip()):
+        reasons.append(f"'deal_id' must be a HubSpot record id (digits), got {deal_id!r}")
+        deal_id = None
+    else:
+        deal_id = str(deal_id).strip()
+    try:
+        occurred_at = canonical_time(item.get("occurred_at"))
+    except ValueError as exc:
+        reasons.append(f"'occurred_at' must be an ISO 8601 time with a zone ({exc})")
+        occurred_at = None
+    data = item.get("data")
+    values: dict[str, str] = {}
+    if not isinstance(data, dict):
+        reasons.append("'data' must be an object")
+    else:
+        for accord_field, prop in rules.mapping.items():
+            if accord_field not in data:
+                continue
+            value, reason = _check_field(accord_field, prop, data[accord_field], rules)
+            if reason:
+                reasons.append(reason)
+            else:
+                values[prop] = value
+    if reasons:
+        return Invalid(line_no, tuple(reasons), raw, accord_id, deal_id, occurred_at)
+    return Snapshot(line_no, event, occurred_at, accord_id, deal_id, values, raw)
+
+
+@dataclass
+class ParsedInput:
+    snapshots: list[Snapshot] = field(default_factory=list)
+    ignored: list[Ignored] = field(default_factory=list)
+    invalid: list[Invalid] = field(default_factory=list)
+    read: int = 0
+
+
+def parse_lines(lines: Iterable[str], rules: Rules, start: int = 1) -> ParsedInput:
+    """Every line of an input; counts events read (non-blank lines)."""
+    parsed = ParsedInput()
+    for line_no, line in enumerate(lines, start):
+        result = parse_line(line_no, line, rules)
+        if result is None:
+            continue
+        parsed.read += 1
+        if isinstance(result, Snapshot):
+            parsed.snapshots.append(result)
+        elif isinstance(result, Ignored):
+            parsed.ignored.append(result)
+        else:
+            parsed.invalid.append(result)
+    return parsed
+
+
+def coalesce(snapshots: Iterable[Snapshot]) -> dict[tuple[str, str], Snapshot]:
+    """One snapshot per (accord, deal): fields merged oldest to newest, so the newest value wins.
+
+    Ties in ``occurred_at`` go to the later line.
+    """
+    merged: dict[tuple[str, str], Snapshot] = {}
+    for snap in sorted(snapshots, key=lambda s: (s.occurred_at, s.line_no)):
+        key = (snap.accord_id, snap.deal_id)
+        before = merged.get(key)
+        if before is None:
+            merged[key] = snap
+        else:
+            merged[key] = Snapshot(
+                snap.line_no, snap.event, snap.occurred_at, snap.accord_id, snap.deal_id,
+                {**before.values, **snap.values}, snap.raw,
+            )
+    return merged

@@ -1,0 +1,140 @@
+"""Parsing, checking and normalising trigger events (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from provisioner.sync.events import (
+    Ignored,
+    Invalid,
+    Rules,
+    Snapshot,
+    canonical_time,
+    coalesce,
+    normalise_number,
+    parse_line,
+    parse_lines,
+)
+from tests.sync.conftest import event, make_config
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [(3, "3"), (3.0, "3"), ("3", "3"), (" 3 ", "3"), (45.5, "45.5"), ("45.50", "45.5"), (1e3, "1000"),
+     (0.1, "0.1"), (-2, "-2"), ("7.000", "7"), (12.25, "12.25")],
+)
+def test_numbers_are_normalised_as_hubspot_stores_them(given, stored):
+    assert normalise_number(given) == stored
+
+
+@pytest.mark.parametrize("given", [True, None, "", "abc", "nan", "inf", [1], {}])
+def test_non_numbers_are_refused(given):
+    with pytest.raises(ValueError):
+        normalise_number(given)
+
+
+def test_times_compare_in_utc():
+    assert canonical_time("2026-11-27T11:00:00+01:00") == canonical_time("2026-11-27T10:00:00Z")
+    assert canonical_time("2026-11-27T10:00:00.5Z") > canonical_time("2026-11-27T10:00:00Z")
+    with pytest.raises(ValueError):
+        canonical_time("2026-11-27T10:00:00")
+
+
+def test_a_valid_event_maps_fields_to_properties_as_strings(rules):
+    snap = parse_line(1, event(PROGRESS=45.0, STAGE_NAME="  Discovery "), rules)
+    assert isinstance(snap, Snapshot)
+    assert snap.deal_id == "101" and snap.accord_id == "acc_1"
+    assert dict(snap.values) == {
+        "accord_url": "https://app.accord.example/a/acc_1",
+        "accord_status": "On Track",
+        "current_stage": "Discovery",
+        "number_of_customers_invited": "3",
+        "number_of_customers_accepted": "2",
+        "accord_progress": "45",
+        "accord_execution_score": "78",
+    }
+
+
+def test_missing_key_is_left_out_and_null_clears(rules):
+    snap = parse_line(1, event(STAGE_NAME=..., EXECUTION_SCORE=None), rules)
+    assert "current_stage" not in snap.values
+    assert snap.values["accord_execution_score"] == ""
+
+
+def test_events_that_are_not_configured_triggers_are_ignored():
+    rules = Rules.from_config(make_config(triggers={"step_updated"}))
+    assert isinstance(parse_line(3, event(name="accord_viewed"), rules), Ignored)
+    assert isinstance(parse_line(3, event(name="step_updated"), rules), Snapshot)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"STATUS": "Done"}, "STATUS must be one of Not Started, On Track, At Risk, Stalled"),
+        ({"CUSTOMER_INVITED_COUNT": -1}, "CUSTOMER_INVITED_COUNT must be a whole number >= 0"),
+        ({"CUSTOMER_ACCEPTED_COUNT": 2.5}, "CUSTOMER_ACCEPTED_COUNT must be a whole number >= 0"),
+        ({"CUSTOMER_ACCEPTED_COUNT": "two"}, "CUSTOMER_ACCEPTED_COUNT must be a number"),
+        ({"PROGRESS": 101}, "PROGRESS must be from 0 to 100"),
+        ({"PROGRESS": -0.5}, "PROGRESS must be from 0 to 100"),
+        ({"EXECUTION_SCORE": "high"}, "EXECUTION_SCORE must be a number"),
+        ({"URL": "ftp://x.example/a"}, "URL must be an http(s) URL"),
+        ({"URL": "not a url"}, "URL must be an http(s) URL"),
+        ({"URL": "https://x.example/" + "a" * 300}, "over the limit of 255 of accord_url"),
+        ({"STAGE_NAME": {"a": 1}}, "STAGE_NAME must be a string"),
+    ],
+)
+def test_bad_values_are_refused_with_their_reason(rules, changes, reason):
+    result = parse_line(7, event(**changes), rules)
+    assert isinstance(result, Invalid)
+    assert reason in result.reason
+    assert result.deal_id == "101" and result.line_no == 7
+
+
+def test_the_url_limit_comes_from_the_declared_rule():
+    rules = Rules.from_config(make_config(url_limit=30))
+    assert isinstance(parse_line(1, event(URL="https://x.example/" + "a" * 20), rules), Invalid)
+    assert isinstance(parse_line(1, event(URL="https://x.example/" + "a" * 5), rules), Snapshot)
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("{not json", "not JSON"),
+        ("[1, 2]", "not a JSON object"),
+        ('{"occurred_at": "2026-11-27T10:00:00Z"}', "'event' is missing"),
+        (event(deal_id=None), "the deal id is missing"),
+        (event(deal_id="abc"), "'deal_id' must be a HubSpot record id"),
+        (event(accord_id=""), "'accord_id' is missing"),
+        (event(at="yesterday"), "'occurred_at' must be an ISO 8601 time"),
+        ('{"event": "step_updated", "occurred_at": "2026-11-27T10:00:00Z", "accord_id": "a", "deal_id": "1"}',
+         "'data' must be an object"),
+    ],
+)
+def test_malformed_lines_become_invalid_records(rules, line, reason):
+    result = parse_line(1, line, rules)
+    assert isinstance(result, Invalid)
+    assert reason in result.reason
+
+
+def test_parse_lines_counts_and_never_stops(rules):
+    lines = [event(), "", "garbage", event(name="unknown_event"), event(deal_id="102", PROGRESS=500), event()]
+    parsed = parse_lines(lines, rules)
+    assert parsed.read == 5
+    assert [s.line_no for s in parsed.snapshots] == [1, 6]
+    assert [i.line_no for i in parsed.invalid] == [3, 5]
+    assert [i.event for i in parsed.ignored] == ["unknown_event"]
+
+
+def test_coalesce_keeps_the_newest_value_per_field_whatever_the_input_order(rules):
+    lines = [
+        event(at="2026-11-27T10:05:00Z", STATUS="At Risk", PROGRESS=...),
+        event(at="2026-11-27T10:00:00Z", STATUS="On Track", PROGRESS=10),
+        event(at="2026-11-27T10:01:00Z", STATUS="Stalled", PROGRESS=20),
+        event(deal_id="202", at="2026-11-27T09:00:00Z"),
+    ]
+    merged = coalesce(parse_lines(lines, rules).snapshots)
+    assert set(merged) == {("acc_1", "101"), ("acc_1", "202")}
+    snap = merged[("acc_1", "101")]
+    assert snap.values["accord_status"] == "At Risk"
+    assert snap.values["accord_progress"] == "20"
+    assert snap.occurred_at == canonical_time("2026-11-27T10:05:00Z")
