@@ -1,0 +1,145 @@
+"""Check the parsed data against the JSON Schema, each error placed at its key or value."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from provisioner.config.loader import Document
+from provisioner.errors import Problem
+
+SCHEMA_RESOURCE = "hubspot_schema.schema.json"
+
+
+@lru_cache(maxsize=1)
+def _schema_text() -> str:
+    return (resources.files("provisioner") / "schema" / SCHEMA_RESOURCE).read_text(encoding="utf-8")
+
+
+def config_schema() -> dict:
+    """The JSON Schema (Draft 2020-12) of the config file, as shipped in the package."""
+    return json.loads(_schema_text())
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(config_schema())
+
+
+def describe(value: Any) -> str:
+    """A value as a reviewer would name it: ``a list``, ``the number 5``, ``null``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"the string {shown!r}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+def did_you_mean(word: Any, choices: list[str]) -> str:
+    """`` (did you mean 'label'?)`` or nothing."""
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not close:
+        close = [choice for choice in choices if choice.lower() == word.lower()][:1]
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _one_of(values: list[Any]) -> str:
+    shown = [json.dumps(value) if not isinstance(value, str) else value for value in values]
+    return ", ".join(shown)
+
+
+def _problems_for(error: jsonschema.ValidationError, doc: Document) -> list[Problem]:
+    path = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    keyword = error.validator
+    value = error.instance
+    if keyword == "additionalProperties" and isinstance(value, dict):
+        known = list(schema.get("properties", {}))
+        extra = [key for key in value if key not in known]
+        return [
+            doc.problem(path + (key,), f"unknown key '{key}'{did_you_mean(key, known)}", at_key=True)
+            for key in extra
+        ]
+    if keyword == "required":
+        missing = [name for name in error.validator_value if isinstance(value, dict) and name not in value]
+        return [doc.problem(path, f"missing required key '{name}'") for name in missing]
+    if "errorMessage" in schema and keyword not in ("type",):
+        return [doc.problem(path, f"{describe(value)} {schema['errorMessage']}")]
+    if keyword == "type":
+        expected = error.validator_value
+        names = [expected] if isinstance(expected, str) else list(expected)
+        wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in names)
+        hint = ""
+        if "string" in names and isinstance(value, (bool, int, float)):
+            hint = " (quote it to make it text)"
+        return [doc.problem(path, f"expected {wanted}, got {describe(value)}{hint}")]
+    if keyword == "enum":
+        choices = list(error.validator_value)
+        if error.parent is not None and error.parent.validator == "propertyNames":
+            return []  # reported through the parent, at the key
+        text = f"{describe(value)} is not one of: {_one_of(choices)}"
+        return [doc.problem(path, text + did_you_mean(value, [c for c in choices if isinstance(c, str)]))]
+    if keyword == "propertyNames":
+        key = value
+        for child in error.context or []:
+            if child.validator == "enum":
+                choices = list(child.validator_value)
+                what = f"unknown key '{key}': expected one of {_one_of(choices)}{did_you_mean(key, choices)}"
+                break
+            if child.validator == "pattern":
+                what = f"name '{key}' may hold only letters, digits, '_', '.' and '-'"
+                break
+        else:
+            what = f"key '{key}' is not allowed"
+        return [doc.problem(path + (key,), what, at_key=True)]
+    if keyword == "const":
+        return [doc.problem(path, f"{describe(value)} is not supported: expected {json.dumps(error.validator_value)}")]
+    if keyword in ("minimum", "maximum"):
+        word = "at least" if keyword == "minimum" else "at most"
+        return [doc.problem(path, f"must be {word} {error.validator_value}, got {value}")]
+    if keyword == "minLength" and error.validator_value == 1:
+        return [doc.problem(path, "must not be empty")]
+    if keyword == "minLength":
+        return [doc.problem(path, f"must be at least {error.validator_value} characters long")]
+    if keyword == "maxLength":
+        return [doc.problem(path, f"is {len(value)} characters long; at most {error.validator_value} are allowed")]
+    if keyword == "minItems":
+        return [doc.problem(path, f"must list at least {error.validator_value} item(s)")]
+    if keyword == "pattern":
+        return [doc.problem(path, f"{describe(value)} does not match {error.validator_value}")]
+    return [doc.problem(path, error.message)]
+
+
+def check_schema(doc: Document) -> list[Problem]:
+    """Every JSON Schema error in ``doc.data``, as problems."""
+    problems: list[Problem] = []
+    for error in _validator().iter_errors(doc.data):
+        problems.extend(_problems_for(error, doc))
+    return problems
