@@ -1,0 +1,77 @@
+"""The sync commands: output, formats, exit codes, clear errors (config built by hand)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from provisioner.cli import main, sync_commands
+from tests.sync.conftest import event, make_config
+from tests.sync.fakes import FakeDeals
+
+
+@pytest.fixture
+def cli_config(tmp_path, monkeypatch):
+    config = make_config(str(tmp_path / "store" / "sync.sqlite"))
+    monkeypatch.setattr(sync_commands, "_load", lambda path, env: config)
+    return config
+
+
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
+def test_dry_run_needs_no_token_and_shows_each_change(tmp_path, cli_config, capsys):
+    source = tmp_path / "events.jsonl"
+    source.write_text(event(deal_id="42") + "\n")
+    code, out, _ = run_cli(capsys, "sync", "push", "--source", str(source), "--dry-run")
+    assert code == 0
+    assert "deal 42: accord_status: None -> 'On Track'" in out
+    assert "deals would write 1 of 1" in out
+
+
+def test_dry_run_json_and_invalid_lines_exit_1(tmp_path, cli_config, capsys):
+    source = tmp_path / "events.jsonl"
+    source.write_text(event(deal_id="42") + "\nnot json\n" + event(name="something_else") + "\n")
+    code, out, err = run_cli(capsys, "sync", "push", "--source", str(source), "--dry-run", "--format", "json")
+    assert code == 1
+    report = json.loads(out)
+    assert (report["events_read"], report["ignored"], report["invalid"]) == (3, 1, 1)
+    assert report["planned"]["42"]["accord_progress"] == {"before": None, "after": "45"}
+    assert report["problems"][0]["line_no"] == 2
+
+
+def test_push_without_token_or_local_fails_naming_both(tmp_path, cli_config, capsys):
+    source = tmp_path / "events.jsonl"
+    source.write_text(event() + "\n")
+    code, _, err = run_cli(capsys, "sync", "push", "--source", str(source))
+    assert code == 1
+    assert "HUBSPOT_ACCESS_TOKEN" in err and "--local" in err
+    assert "Traceback" not in err
+
+
+def test_unreadable_source_is_one_clear_line(tmp_path, cli_config, capsys):
+    code, _, err = run_cli(capsys, "sync", "push", "--source", str(tmp_path / "nope.jsonl"), "--dry-run")
+    assert code == 1
+    assert err.startswith("error: ") and "nope.jsonl" in err and "Traceback" not in err
+
+
+def test_dead_letters_lists_what_was_set_aside(tmp_path, cli_config, capsys):
+    from provisioner.sync.engine import push
+    from provisioner.sync.events import Rules, parse_lines
+    from provisioner.sync.store import SyncStore
+
+    rules = Rules.from_config(cli_config)
+    with SyncStore(cli_config.sync.store_path) as store:
+        push(FakeDeals(), store, parse_lines([event(deal_id="9", STATUS="Finished")], rules), rules)
+    code, out, err = run_cli(capsys, "sync", "dead-letters")
+    assert code == 0
+    assert "#1" in out and "[input] deal 9: STATUS must be one of" in out
+    code, out, _ = run_cli(capsys, "sync", "dead-letters", "--format", "json")
+    assert json.loads(out)[0]["deal_id"] == "9"
+    code, _, err = run_cli(capsys, "sync", "retry", "5", "--local")
+    assert code == 1 and "no dead letter with id 5" in err
