@@ -32,6 +32,9 @@ API_VERSIONS = ("2026-03", "v3")
 TIERS = {"starter": 100, "professional": 190, "enterprise": 190, "increase": 250, "unlimited": None}
 RETRYABLE_STATUS = frozenset({423, 500, 502, 503, 504, 520, 521, 522, 523, 524, 525, 526, 527, 528, 529, 530})
 BATCH_LIMIT = 100
+TOKEN_INFO_PATH = "/oauth/v2/private-apps/get/access-token-info"
+SCHEMA_SCOPES = ("crm.schemas.deals.read", "crm.schemas.deals.write")
+RECORD_SCOPES = ("crm.objects.deals.read", "crm.objects.deals.write")
 
 
 @dataclass(frozen=True)
@@ -324,6 +327,35 @@ class HubSpotClient:
             )
         except (KeyError, TypeError, ValueError):
             raise _malformed("GET", "account details", body) from None
+
+    def get_token_scopes(self) -> list[str] | None:
+        """The scopes granted to this token, or None where HubSpot cannot tell (not a private-app token).
+
+        The token travels in the body here (HubSpot's design); cassettes scrub it like the header.
+        """
+        auth = self._session.headers.get("Authorization", "")
+        if not auth.startswith("Bearer "):
+            return None
+        try:
+            body = self.request("POST", TOKEN_INFO_PATH, body={"tokenKey": auth[len("Bearer "):]})
+        except (errors.NotFoundError, errors.RequestValidationError, errors.MissingScopesError):
+            return None
+        scopes = (body or {}).get("scopes")
+        return [str(scope) for scope in scopes] if isinstance(scopes, list) else None
+
+    def preflight_scopes(self, needed: Iterable[str]) -> None:
+        """Before any write: name the scopes the token lacks, if HubSpot can tell us."""
+        granted = self.get_token_scopes()
+        if granted is None:
+            log.info("Could not read the token's scopes; a missing one will show as a 403 naming it")
+            return
+        missing = sorted(set(needed) - set(granted))
+        if missing:
+            raise errors.MissingScopesError(
+                "the token lacks scopes this command needs: " + ", ".join(missing),
+                required_scopes=missing, method="POST", path=TOKEN_INFO_PATH, status=403,
+                category="MISSING_SCOPES",
+            )
 
     # ---- groups ----------------------------------------------------------------------------------
     def list_groups(self) -> list[Group]:

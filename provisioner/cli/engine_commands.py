@@ -10,6 +10,7 @@ import click
 
 from provisioner.apply import apply_plan, check_allowed, check_fresh, verify_applied
 from provisioner.cli.common import config_option, open_client, portal_options
+from provisioner.client import SCHEMA_SCOPES
 from provisioner.engine import load_plan, make_plan, save_plan, utc_now
 from provisioner.errors import EXIT_CHANGES, ApplyError, UsageError
 from provisioner.manual import confirmations_path, declared_steps, record_confirmations
@@ -87,6 +88,7 @@ def apply(ctx, planfile, config_file, environment, local, api_version, tier, aut
         if not sys.stdin.isatty():
             raise UsageError("apply needs confirmation", hint="pass --auto-approve, or apply a saved plan file")
         click.confirm("Apply these changes?", abort=True)
+    client.preflight_scopes(SCHEMA_SCOPES)
     done = apply_plan(client, the_plan)
     missing = verify_applied(client, the_plan)
     for line in done:

@@ -201,3 +201,21 @@ def test_rate_limiter_adopts_a_lower_limit_and_an_empty_window_from_headers():
     assert limiter.per_window == 100
     limiter.wait()
     assert clock.now >= 10.0
+
+
+def test_preflight_names_missing_scopes_before_any_write():
+    app = Scripted((200, {"hubId": 42, "scopes": ["crm.schemas.deals.read"]}, {}))
+    client, _ = client_for(app)
+    with pytest.raises(errors.MissingScopesError) as caught:
+        client.preflight_scopes(["crm.schemas.deals.read", "crm.schemas.deals.write"])
+    assert caught.value.required_scopes == ["crm.schemas.deals.write"]
+    method, path, seen = app.seen[0]
+    assert (method, path) == ("POST", "/oauth/v2/private-apps/get/access-token-info")
+    assert json.loads(seen["body"]) == {"tokenKey": "secret-token"}
+
+
+def test_preflight_passes_quietly_when_hubspot_cannot_tell():
+    app = Scripted((404, {"status": "error", "message": "not found", "category": "OBJECT_NOT_FOUND"}, {}))
+    client, _ = client_for(app)
+    client.preflight_scopes(["crm.schemas.deals.write"])
+    assert client.stats.requests == 1
