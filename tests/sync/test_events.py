@@ -138,3 +138,16 @@ def test_coalesce_keeps_the_newest_value_per_field_whatever_the_input_order(rule
     assert snap.values["accord_status"] == "At Risk"
     assert snap.values["accord_progress"] == "20"
     assert snap.occurred_at == canonical_time("2026-11-27T10:05:00Z")
+
+
+def test_rules_from_the_shipped_file():
+    from pathlib import Path
+
+    from provisioner.config import load_config
+
+    shipped = Path(__file__).resolve().parents[2] / "hubspot_schema.yaml"
+    rules = Rules.from_config(load_config(str(shipped)))
+    assert rules.mapping["URL"] == "accord_url"
+    assert rules.max_length == {"accord_url": 255}
+    assert "accord_progress" in rules.number_properties and "accord_status" not in rules.number_properties
+    assert rules.triggers == frozenset(make_config().sync.triggers)
