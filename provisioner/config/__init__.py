@@ -49,14 +49,18 @@ def _environment_problems(doc: Document, environment: str | None) -> list[Proble
     if not names:
         what = f"environment '{environment}' was selected, but the file declares no environments"
         return [doc.problem((), what)]
-    what = f"unknown environment '{environment}' (known: {', '.join(names)}){did_you_mean(environment, names)}"
+    what = (
+        f"unknown environment '{environment}' (known: {', '.join(names)}){did_you_mean(environment, names)}"
+    )
     return [doc.problem(("environments",), what, at_key=True)]
 
 
 def _check(path: str | os.PathLike, environment: str | None) -> tuple[Document, list[Problem]]:
     doc, problems = read_document(path)
     if doc.data is not None or not problems:
-        problems = problems + check_schema(doc) + check_semantics(doc) + _environment_problems(doc, environment)
+        problems = (
+            problems + check_schema(doc) + check_semantics(doc) + _environment_problems(doc, environment)
+        )
     unique = list(dict.fromkeys(problems))
     unique.sort(key=lambda p: (p.line, p.column))
     return doc, unique

@@ -118,7 +118,9 @@ def read_document(path: str | os.PathLike) -> tuple[Document, list[Problem]]:
     if "\x00" in text:
         offset = text.index("\x00")
         line = text.count("\n", 0, offset) + 1
-        return fail("binary data (NUL byte): not a YAML text file", line, offset - text.rfind("\n", 0, offset))
+        return fail(
+            "binary data (NUL byte): not a YAML text file", line, offset - text.rfind("\n", 0, offset)
+        )
     problems = _build(doc, text)
     return doc, problems
 
@@ -206,13 +208,17 @@ def _build(doc: Document, text: str) -> list[Problem]:
                 return False
             if not isinstance(value, str):
                 shown = "null" if value is None else str(value).lower() if isinstance(value, bool) else value
-                add(frame.path, mark, f"key {shown} must be a string (quote it: \"{event.value}\")")
+                add(frame.path, mark, f'key {shown} must be a string (quote it: "{event.value}")')
                 frame.key_mark, frame.skip_value = mark, True
                 return True
             path = frame.path + (value,)
             if value in frame.first_seen:
                 first = frame.first_seen[value]
-                add(path, mark, f"duplicate key '{value}' (first given on line {first[0]}); YAML would keep only the last")
+                add(
+                    path,
+                    mark,
+                    f"duplicate key '{value}' (first given on line {first[0]}); YAML would keep only the last",
+                )
                 frame.skip_value = True
             else:
                 frame.first_seen[value] = mark
@@ -307,6 +313,14 @@ def _build(doc: Document, text: str) -> list[Problem]:
         doc.data = None
         return problems
     if not root_set or (doc.data is None and not problems):
-        problems.append(Problem(doc.file, 1, 1, "file", "the file is empty: expected a mapping with format_version, group and properties"))
+        problems.append(
+            Problem(
+                doc.file,
+                1,
+                1,
+                "file",
+                "the file is empty: expected a mapping with format_version, group and properties",
+            )
+        )
         doc.data = None
     return problems

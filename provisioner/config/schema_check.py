@@ -26,9 +26,28 @@ def config_schema() -> dict:
     return json.loads(_schema_text())
 
 
+def _inline_refs(node: Any, defs: dict) -> Any:
+    """The schema with every local ``#/$defs/...`` reference replaced by its target.
+
+    Resolving references dominates validation time on big files (a third of it for 20,000
+    properties); the schema has no recursive references, so inlining them once is safe.
+    """
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            target = _inline_refs(defs[ref.removeprefix("#/$defs/")], defs)
+            rest = {key: _inline_refs(value, defs) for key, value in node.items() if key != "$ref"}
+            return {**target, **rest}
+        return {key: _inline_refs(value, defs) for key, value in node.items() if key != "$defs"}
+    if isinstance(node, list):
+        return [_inline_refs(item, defs) for item in node]
+    return node
+
+
 @lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(config_schema())
+    schema = config_schema()
+    return jsonschema.Draft202012Validator(_inline_refs(schema, schema.get("$defs", {})))
 
 
 def describe(value: Any) -> str:
@@ -66,7 +85,10 @@ def did_you_mean(word: Any, choices: list[str]) -> str:
         return ""
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     if not close:
-        close = [choice for choice in choices if choice.lower() == word.lower()][:1]
+        lowered = word.lower()
+        close = [
+            c for c in choices if c.lower() == lowered or (len(word) >= 3 and c.lower().startswith(lowered))
+        ][:1]
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
@@ -100,27 +122,27 @@ def _problems_for(error: jsonschema.ValidationError, doc: Document) -> list[Prob
         if "string" in names and isinstance(value, (bool, int, float)):
             hint = " (quote it to make it text)"
         return [doc.problem(path, f"expected {wanted}, got {describe(value)}{hint}")]
+    if "propertyNames" in error.relative_schema_path:
+        # A mapping's key failed: report it at the key, naming what keys may be.
+        key = value
+        if keyword == "enum":
+            choices = list(error.validator_value)
+            what = f"unknown key '{key}': expected one of {_one_of(choices)}{did_you_mean(key, choices)}"
+        elif keyword == "pattern":
+            what = f"name '{key}' may hold only letters, digits, '_', '.' and '-', starting with a letter or digit"
+        else:
+            what = f"key '{key}' is not allowed: {error.message}"
+        return [doc.problem(path + (key,), what, at_key=True)]
     if keyword == "enum":
         choices = list(error.validator_value)
-        if error.parent is not None and error.parent.validator == "propertyNames":
-            return []  # reported through the parent, at the key
         text = f"{describe(value)} is not one of: {_one_of(choices)}"
         return [doc.problem(path, text + did_you_mean(value, [c for c in choices if isinstance(c, str)]))]
-    if keyword == "propertyNames":
-        key = value
-        for child in error.context or []:
-            if child.validator == "enum":
-                choices = list(child.validator_value)
-                what = f"unknown key '{key}': expected one of {_one_of(choices)}{did_you_mean(key, choices)}"
-                break
-            if child.validator == "pattern":
-                what = f"name '{key}' may hold only letters, digits, '_', '.' and '-'"
-                break
-        else:
-            what = f"key '{key}' is not allowed"
-        return [doc.problem(path + (key,), what, at_key=True)]
     if keyword == "const":
-        return [doc.problem(path, f"{describe(value)} is not supported: expected {json.dumps(error.validator_value)}")]
+        return [
+            doc.problem(
+                path, f"{describe(value)} is not supported: expected {json.dumps(error.validator_value)}"
+            )
+        ]
     if keyword in ("minimum", "maximum"):
         word = "at least" if keyword == "minimum" else "at most"
         return [doc.problem(path, f"must be {word} {error.validator_value}, got {value}")]
@@ -129,7 +151,9 @@ def _problems_for(error: jsonschema.ValidationError, doc: Document) -> list[Prob
     if keyword == "minLength":
         return [doc.problem(path, f"must be at least {error.validator_value} characters long")]
     if keyword == "maxLength":
-        return [doc.problem(path, f"is {len(value)} characters long; at most {error.validator_value} are allowed")]
+        return [
+            doc.problem(path, f"is {len(value)} characters long; at most {error.validator_value} are allowed")
+        ]
     if keyword == "minItems":
         return [doc.problem(path, f"must list at least {error.validator_value} item(s)")]
     if keyword == "pattern":

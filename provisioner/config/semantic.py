@@ -31,6 +31,7 @@ ACCORD_FIELD_TYPES = {
 }
 assert set(ACCORD_FIELD_TYPES) == set(ACCORD_FIELDS)
 
+ALL_FIELD_TYPES = frozenset(f for fields in FIELD_TYPES.values() for f in fields)
 # Calculated properties need a formula this format cannot declare; HubSpot rejects them without.
 UNSUPPORTED_FIELD_TYPES = frozenset({"calculation_equation"})
 
@@ -81,7 +82,10 @@ class _Checker:
 
     def check_name(self, path: Path, name: Any, what: str) -> None:
         if isinstance(name, str) and name.startswith(RESERVED_PREFIX):
-            self.add(path, f"{what} '{name}' starts with '{RESERVED_PREFIX}', which HubSpot keeps for its own {what}s")
+            self.add(
+                path,
+                f"{what} '{name}' starts with '{RESERVED_PREFIX}', which HubSpot keeps for its own {what}s",
+            )
 
     # -- groups ------------------------------------------------------------------------------
 
@@ -104,7 +108,10 @@ class _Checker:
                 continue
             self.check_name(path + ("name",), name, "group")
             if name in seen:
-                self.add(path + ("name",), f"duplicate group '{name}' (also at line {self.doc.value_at(seen[name])[0]})")
+                self.add(
+                    path + ("name",),
+                    f"duplicate group '{name}' (also at line {self.doc.value_at(seen[name])[0]})",
+                )
                 continue
             seen[name] = path + ("name",)
             names.append(name)
@@ -125,7 +132,9 @@ class _Checker:
                 self.check_name(path + ("name",), name, "property")
                 if name in seen:
                     first = self.doc.value_at(seen[name])[0]
-                    self.add(path + ("name",), f"duplicate property '{name}' (first declared on line {first})")
+                    self.add(
+                        path + ("name",), f"duplicate property '{name}' (first declared on line {first})"
+                    )
                 else:
                     seen[name] = path + ("name",)
                     self.property_types[name] = (ptype, ftype)
@@ -138,17 +147,22 @@ class _Checker:
                         f"group '{group}' is not declared (declared: {', '.join(groups)}){did_you_mean(group, groups)}",
                     )
             elif several:
-                self.add(path, "missing required key 'group': with several groups each property names its own")
+                self.add(
+                    path, "missing required key 'group': with several groups each property names its own"
+                )
             self.check_options(path, prop, ptype)
             self.check_rules(path + ("rules",), prop.get("rules"), ptype, ftype, name)
 
     def check_field_type(self, path: Path, ptype: str | None, ftype: str | None) -> None:
-        if ptype not in FIELD_TYPES or ftype is None:
+        if ptype not in FIELD_TYPES or ftype not in ALL_FIELD_TYPES:
             return
         allowed = FIELD_TYPES[ptype]
         if ftype not in allowed:
             choices = ", ".join(sorted(allowed))
-            self.add(path + ("field_type",), f"field_type '{ftype}' does not fit type '{ptype}' (use one of: {choices})")
+            self.add(
+                path + ("field_type",),
+                f"field_type '{ftype}' does not fit type '{ptype}' (use one of: {choices})",
+            )
         elif ftype in UNSUPPORTED_FIELD_TYPES:
             self.add(
                 path + ("field_type",),
@@ -162,7 +176,9 @@ class _Checker:
                 where = path + ("options",) if "options" in prop else path
                 self.add(where, "type enumeration needs at least one option")
         elif options is not None and ptype in FIELD_TYPES:
-            self.add(path + ("options",), f"options are only for type enumeration, not '{ptype}'", at_key=True)
+            self.add(
+                path + ("options",), f"options are only for type enumeration, not '{ptype}'", at_key=True
+            )
             return
         seen: dict[str, int] = {}
         for index, option in enumerate(_list(options)):
@@ -170,11 +186,16 @@ class _Checker:
             if value is None:
                 continue
             if value in seen:
-                self.add(path + ("options", index, "value"), f"duplicate option value '{value}' (also options[{seen[value]}])")
+                self.add(
+                    path + ("options", index, "value"),
+                    f"duplicate option value '{value}' (also options[{seen[value]}])",
+                )
             else:
                 seen[value] = index
 
-    def check_rules(self, path: Path, rules: Any, ptype: str | None, ftype: str | None, name: str | None) -> None:
+    def check_rules(
+        self, path: Path, rules: Any, ptype: str | None, ftype: str | None, name: str | None
+    ) -> None:
         if not isinstance(rules, dict):
             return
         for key, value in rules.items():
@@ -186,7 +207,11 @@ class _Checker:
             fits = RULE_TYPES[rule_type]
             if (ptype, ftype) not in fits:
                 targets = ", ".join(sorted(f"{t} {f}" for t, f in fits))
-                self.add(path + (key,), f"rule {key} does not fit a {ptype} {ftype} property (it applies to: {targets})", at_key=True)
+                self.add(
+                    path + (key,),
+                    f"rule {key} does not fit a {ptype} {ftype} property (it applies to: {targets})",
+                    at_key=True,
+                )
         for low, high in (("min_length", "max_length"), ("min_number", "max_number")):
             low_value, high_value = _number(rules.get(low)), _number(rules.get(high))
             if low_value is not None and high_value is not None and low_value > high_value:
@@ -202,7 +227,12 @@ class _Checker:
             except re.error as error:
                 self.add(path + ("regex",), f"regex does not compile: {error}")
         max_length = _number(rules.get("max_length"))
-        if name is not None and name == self.url_property and max_length is not None and max_length < MIN_URL_LENGTH:
+        if (
+            name is not None
+            and name == self.url_property
+            and max_length is not None
+            and max_length < MIN_URL_LENGTH
+        ):
             self.add(
                 path + ("max_length",),
                 f"character limit {max_length} is under {MIN_URL_LENGTH}: Accord's URL field maps to '{name}' "
@@ -244,19 +274,26 @@ class _Checker:
                 self.add(path, f"'{prop}' is not a declared property{did_you_mean(prop, declared)}")
                 continue
             if prop in targets:
-                self.add(path, f"'{prop}' is already the target of {targets[prop]}: one property per Accord field")
+                self.add(
+                    path, f"'{prop}' is already the target of {targets[prop]}: one property per Accord field"
+                )
                 continue
             targets[prop] = field_name
             expected = ACCORD_FIELD_TYPES.get(field_name)
             actual = self.property_types[prop][0]
             if expected and actual and actual in FIELD_TYPES and actual != expected:
-                self.add(path, f"Accord's {field_name} holds a {expected}, but property '{prop}' is type {actual}")
+                self.add(
+                    path, f"Accord's {field_name} holds a {expected}, but property '{prop}' is type {actual}"
+                )
         seen: dict[str, int] = {}
         for index, trigger in enumerate(_list(sync.get("triggers"))):
             if not isinstance(trigger, str):
                 continue
             if trigger in seen:
-                self.add(("sync", "triggers", index), f"trigger '{trigger}' is listed twice (first at triggers[{seen[trigger]}])")
+                self.add(
+                    ("sync", "triggers", index),
+                    f"trigger '{trigger}' is listed twice (first at triggers[{seen[trigger]}])",
+                )
             else:
                 seen[trigger] = index
 
@@ -290,7 +327,11 @@ class _Checker:
             for prop_name, override in _dict(overrides.get("properties")).items():
                 path = base + ("properties", prop_name)
                 if prop_name not in self.property_types:
-                    self.add(path, f"'{prop_name}' is not a declared property{did_you_mean(prop_name, declared)}", at_key=True)
+                    self.add(
+                        path,
+                        f"'{prop_name}' is not a declared property{did_you_mean(prop_name, declared)}",
+                        at_key=True,
+                    )
                     continue
                 if not isinstance(override, dict):
                     continue

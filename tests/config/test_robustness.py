@@ -1,0 +1,122 @@
+"""Whatever the file holds, validation answers with problems, never a traceback."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from provisioner.config import MAX_FILE_BYTES, load_config, validate_file
+from provisioner.config import loader as loader_module
+from provisioner.errors import ConfigError
+
+HOSTILE = {
+    "binary-junk": (b"\x00\x01\x02\xfe\xff\x00junk", "not UTF-8 text"),
+    "nul-byte": (b"format_version: 1\nx: \x00\n", "binary data (NUL byte)"),
+    "invalid-utf8": (b"format_version: 1\nlabel: caf\xe9\n", "not UTF-8 text (byte 0xe9"),
+    "empty": (b"", "the file is empty"),
+    "only-comments": (b"# nothing here\n\n", "the file is empty"),
+    "null-document": (b"~\n", "the file is empty"),
+    "list-at-top": (b"- a\n- b\n", "expected a mapping, got a list"),
+    "scalar-at-top": (b"hello\n", "expected a mapping, got the string 'hello'"),
+    "tab-indentation": (b"format_version: 1\ngroup:\n\tname: x\n", "YAML syntax error"),
+    "syntax-error": (b"group: {name: [a, b\n", "YAML syntax error"),
+    "two-documents": (b"format_version: 1\n---\nformat_version: 1\n", "only one YAML document"),
+    "complex-key": (b"? [a, b]\n: 1\n", "a key must be a plain string"),
+    "deep-flow-nesting": (b"x: " + b"[" * 5000 + b"]" * 5000 + b"\n", "YAML syntax error"),
+    "deep-block-nesting": (
+        b"".join(b"  " * depth + b"k:\n" for depth in range(200)) + b"  " * 200 + b"v\n",
+        "nested deeper than 64 levels",
+    ),
+    "python-tag": (b"x: !!python/object/apply:os.system ['true']\n", "is not supported"),
+    "billion-laughs": (
+        b'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+        + b"".join(
+            f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n".encode()
+            for i in range(8)
+        ),
+        "aliases (*a) are not supported",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_content_gives_problems(name: str, tmp_path) -> None:
+    content, message = HOSTILE[name]
+    path = tmp_path / "hubspot_schema.yaml"
+    path.write_bytes(content)
+
+    problems = validate_file(path)
+
+    assert problems, name
+    assert any(message in problem.what for problem in problems), [str(p) for p in problems]
+    for problem in problems:
+        assert problem.line >= 1 and problem.column >= 1
+        assert str(problem).startswith(f"{path}:{problem.line}:{problem.column}: ")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert raised.value.problems == problems
+
+
+def test_syntax_error_is_placed_where_yaml_found_it(tmp_path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("format_version: 1\ngroup:\n  name: x\n label: y\n")
+
+    (problem,) = validate_file(path)
+
+    assert (problem.line, problem.where) == (4, "file")
+    assert "YAML syntax error" in problem.what
+
+
+def test_file_over_the_size_limit_is_refused_unread(tmp_path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_bytes(b"x: " + b"a" * (MAX_FILE_BYTES + 10))
+
+    (problem,) = validate_file(path)
+
+    assert "a config file may be at most 5 MB" in problem.what
+
+
+def test_big_but_allowed_file_validates_quickly(tmp_path) -> None:
+    lines = ["format_version: 1", "group: {name: accord, label: Accord}", "properties:"]
+    for index in range(3000):
+        lines += [
+            f"  - name: prop_{index}",
+            f"    label: Property {index}",
+            "    type: string",
+            "    field_type: text",
+            "    rules: {max_length: 200}",
+        ]
+    path = tmp_path / "big.yaml"
+    path.write_text("\n".join(lines) + "\n")
+
+    started = time.perf_counter()
+    config = load_config(path)
+    elapsed = time.perf_counter() - started
+
+    assert len(config.desired.properties) == 3000
+    assert len(config.desired.rules) == 3000
+    assert elapsed < 5, elapsed
+
+
+def test_missing_file(tmp_path) -> None:
+    (problem,) = validate_file(tmp_path / "absent.yaml")
+    assert (problem.line, problem.column, problem.where, problem.what) == (1, 1, "file", "no such file")
+
+
+def test_directory_given_as_file(tmp_path) -> None:
+    (problem,) = validate_file(tmp_path)
+    assert problem.what == "is a directory, not a config file"
+
+
+def test_unreadable_file(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("format_version: 1\n")
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    # Tests may run as root, where chmod does not stop reading.
+    monkeypatch.setattr(loader_module, "open", refuse, raising=False)
+    (problem,) = validate_file(path)
+    assert problem.what == "permission denied: cannot read the file"
