@@ -161,9 +161,35 @@ def _problems_for(error: jsonschema.ValidationError, doc: Document) -> list[Prob
     return [doc.problem(path, error.message)]
 
 
+def _misspelt_required(errors: list[jsonschema.ValidationError]) -> set[tuple[tuple, str]]:
+    """(path, key) of required keys that an unknown key in the same mapping looks like a typo of."""
+    found = set()
+    for error in errors:
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = list(error.schema.get("properties", {}))
+            for key in error.instance:
+                if key not in known:
+                    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+                    if close and close[0] not in error.instance:
+                        found.add((tuple(error.absolute_path), close[0]))
+    return found
+
+
 def check_schema(doc: Document) -> list[Problem]:
-    """Every JSON Schema error in ``doc.data``, as problems."""
+    """Every JSON Schema error in ``doc.data``, as problems.
+
+    A missing required key is not reported when an unknown key in the same mapping is its likely
+    misspelling: "unknown key 'lable' (did you mean 'label'?)" says it all.
+    """
+    errors = list(_validator().iter_errors(doc.data))
+    misspelt = _misspelt_required(errors)
     problems: list[Problem] = []
-    for error in _validator().iter_errors(doc.data):
-        problems.extend(_problems_for(error, doc))
+    for error in errors:
+        for problem in _problems_for(error, doc):
+            if error.validator == "required" and any(
+                (tuple(error.absolute_path), key) in misspelt and f"'{key}'" in problem.what
+                for key in error.validator_value
+            ):
+                continue
+            problems.append(problem)
     return problems

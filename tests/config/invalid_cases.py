@@ -43,8 +43,13 @@ CASES = [
     case(
         "unknown-property-key-typo",
         BASE.replace("    label: Accord URL", "    lable: Accord URL"),
-        (6, 5, "properties[0]", "missing required key 'label'"),
         (7, 5, "properties[0].lable", "unknown key 'lable' (did you mean 'label'?)"),
+    ),
+    case(
+        "missing-key-and-unrelated-unknown-key",
+        BASE.replace("    label: Accord URL", "    title: Accord URL"),
+        (6, 5, "properties[0]", "missing required key 'label'"),
+        (7, 5, "properties[0].title", "unknown key 'title'"),
     ),
     case(
         "duplicate-yaml-key-top-level",

@@ -45,7 +45,7 @@ def test_validate_reports_every_problem_and_exits_1(tmp_path, capsys) -> None:
     assert code == 1
     assert out == ""
     lines = err.splitlines()
-    assert lines[-1] == "error: 3 problem(s) found"
+    assert lines[-1] == "error: 2 problem(s) found"
     assert any(
         line.endswith("properties[0].lable: unknown key 'lable' (did you mean 'label'?)") for line in lines
     )

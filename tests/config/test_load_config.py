@@ -220,3 +220,17 @@ def test_config_error_lists_every_problem(tmp_path) -> None:
 
     assert len(raised.value.problems) == 3
     assert str(raised.value).endswith("(and 2 more)")
+
+
+def test_shipped_environments_example_works_when_uncommented(tmp_path) -> None:
+    text = SHIPPED.read_text()
+    start = text.index("# environments:")
+    example = "\n".join(line[2:] for line in text[start:].splitlines())
+    path = tmp_path / "hubspot_schema.yaml"
+    path.write_text(text[:start] + example + "\n")
+
+    config = load_config(path, "sandbox")
+
+    assert config.portal_id == 22222222
+    assert config.access["accord_url"] == "view_and_edit"
+    assert load_config(path, "production").portal_id == 11111111
