@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 
 import pytest
@@ -120,3 +121,54 @@ def test_unreadable_file(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(loader_module, "open", refuse, raising=False)
     (problem,) = validate_file(path)
     assert problem.what == "permission denied: cannot read the file"
+
+
+MUTATIONS = [
+    "null",
+    "[]",
+    "{}",
+    "- x",
+    "&a x",
+    "*a",
+    "'",
+    ":",
+    "-1",
+    ".nan",
+    "yes",
+    "\t",
+    "[[",
+    "hs_x",
+    "select",
+]
+
+
+def test_mutated_shipped_file_never_raises_anything_but_config_error(tmp_path) -> None:
+    from tests.config.test_load_config import SHIPPED
+
+    rng = random.Random(20261127)
+    base = SHIPPED.read_text().splitlines()
+    outcomes = {"valid": 0, "invalid": 0}
+    for index in range(200):
+        lines = list(base)
+        for _ in range(rng.randint(1, 3)):
+            position = rng.randrange(len(lines))
+            choice = rng.random()
+            if choice < 0.3:
+                del lines[position]
+            elif choice < 0.7 and ":" in lines[position]:
+                line = lines[position]
+                lines[position] = line[: line.index(":") + 1] + " " + rng.choice(MUTATIONS)
+            else:
+                lines.insert(position, lines[rng.randrange(len(lines))])
+        path = tmp_path / f"mutant{index}.yaml"
+        path.write_text("\n".join(lines) + "\n")
+        problems = validate_file(path)
+        try:
+            load_config(path)
+        except ConfigError as error:
+            assert error.problems == problems
+            outcomes["invalid"] += 1
+        else:
+            assert problems == []
+            outcomes["valid"] += 1
+    assert outcomes["invalid"] > 100
