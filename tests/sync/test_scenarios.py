@@ -1,0 +1,135 @@
+"""Whole flows against the emulator (in-process): what reaches the deals, and how many requests it took."""
+
+from __future__ import annotations
+
+import pytest
+
+from provisioner.client import HubSpotClient
+from provisioner.emulator import Emulator, EmulatorSettings
+from provisioner.model import ValidationRule
+from provisioner.sync.engine import push
+from provisioner.sync.events import parse_lines
+from provisioner.sync.verify import verify
+from tests.sync.conftest import event
+from tests.sync.portal import LOCAL_URL, prepare_portal, read_deals, seed_deals
+
+
+class Portal:
+    """An emulated portal, a client counting its calls, and the deals seeded in it."""
+
+    def __init__(self, config, deals: int, **settings) -> None:
+        self.emulator = Emulator(EmulatorSettings(**{"burst_limit": None, "daily_limit": None, **settings}))
+        self.sleeps: list[float] = []
+        self.client = HubSpotClient(LOCAL_URL, "test-token", tier="unlimited", wsgi_app=self.emulator.app,
+                                    sleep=self.sleeps.append)
+        prepare_portal(self.client, config)
+        self.ids = seed_deals(self.client, deals)
+        self.sent: list[list[tuple[str, dict]]] = []
+        original = self.client.batch_update_deals
+
+        def spy(inputs):
+            self.sent.append(inputs)
+            return original(inputs)
+
+        self.client.batch_update_deals = spy
+
+    def requests(self) -> int:
+        return self.client.stats.requests
+
+    def deals(self, properties) -> dict[str, dict]:
+        return read_deals(self.client, self.ids, properties)
+
+
+@pytest.fixture
+def run(store, rules):
+    def _run(portal, lines, **kwargs):
+        return push(portal.client, store, parse_lines(lines, rules), rules, **kwargs)
+
+    return _run
+
+
+def test_first_push_lands_and_an_identical_push_makes_no_request(config, rules, run):
+    portal = Portal(config, 150)
+    lines = [event(deal_id=d, accord_id=f"acc_{d}", PROGRESS=i % 101) for i, d in enumerate(portal.ids)]
+    first = run(portal, lines)
+    assert (first.written, first.requests, first.ok) == (150, 2, True)
+    live = portal.deals(rules.properties)
+    assert live[portal.ids[7]]["accord_progress"] == "7"
+    assert live[portal.ids[7]]["accord_status"] == "On Track"
+    before = portal.requests()
+    second = run(portal, lines)
+    assert (second.requests, second.written, second.unchanged) == (0, 0, 150)
+    assert portal.requests() == before
+
+
+def test_one_changed_field_is_one_request_with_only_that_field(config, run):
+    portal = Portal(config, 3)
+    run(portal, [event(deal_id=d, accord_id=d) for d in portal.ids])
+    report = run(portal, [event(deal_id=portal.ids[1], accord_id=portal.ids[1], at="2026-11-28T09:00:00Z",
+                                STATUS="At Risk")])
+    assert report.requests == 1
+    assert portal.sent[-1] == [(portal.ids[1], {"accord_status": "At Risk"})]
+
+
+def test_out_of_order_events_end_with_the_newest(config, rules, run):
+    portal = Portal(config, 1)
+    deal = portal.ids[0]
+    run(portal, [
+        event(deal_id=deal, at="2026-11-27T10:02:00Z", STATUS="Stalled"),
+        event(deal_id=deal, at="2026-11-27T10:00:00Z", STATUS="On Track"),
+        event(deal_id=deal, at="2026-11-27T10:01:00Z", STATUS="At Risk"),
+    ])
+    late = run(portal, [event(deal_id=deal, at="2026-11-27T09:59:00Z", STATUS="Not Started")])
+    assert late.stale == 1 and late.requests == 0
+    assert portal.deals(rules.properties)[deal]["accord_status"] == "Stalled"
+    assert len(portal.sent) == 1
+
+
+def test_invalid_records_are_set_aside_while_the_rest_land(config, rules, store, run):
+    portal = Portal(config, 3)
+    a, b, c = portal.ids
+    report = run(portal, [event(deal_id=a), event(deal_id=b, accord_id="x", PROGRESS=140), "{", event(deal_id=c)])
+    assert (report.written, report.invalid) == (2, 2)
+    live = portal.deals(rules.properties)
+    assert live[a]["accord_progress"] == "45" and live[b]["accord_progress"] in (None, "")
+    assert [letter.line for letter in store.dead_letters()][1] == "{"
+
+
+def test_a_whole_batch_400_is_split_down_to_the_bad_record(config, rules, store, run):
+    portal = Portal(config, 10)
+    # Someone tightened the URL limit in HubSpot: the file still says 255.
+    portal.client.put_validation_rule(ValidationRule("accord_url", "MAX_LENGTH", ("60",)))
+    lines = [event(deal_id=d, accord_id=d) for d in portal.ids]
+    bad = portal.ids[6]
+    lines[6] = event(deal_id=bad, accord_id=bad, URL="https://app.accord.example/a/" + "x" * 80)
+    report = run(portal, lines)
+    assert (report.written, report.rejected) == (9, 1)
+    assert report.requests > 2  # the split
+    [letter] = store.dead_letters()
+    assert letter.deal_id == bad and letter.origin == "hubspot"
+    live = portal.deals(rules.properties)
+    assert live[portal.ids[5]]["accord_status"] == "On Track"
+    assert live[bad]["accord_status"] in (None, "")
+
+
+def test_a_deal_that_no_longer_exists_is_reported_not_retried_forever(config, store, run):
+    portal = Portal(config, 2)
+    report = run(portal, [event(deal_id=d, accord_id=d) for d in [*portal.ids, "999999999"]])
+    assert (report.written, report.missing) == (2, 1)
+    assert [p.deal_id for p in report.problems if p.kind == "missing"] == ["999999999"]
+    assert run(portal, []).requests == 0
+
+
+def test_verify_reports_a_hand_edit_and_repair_restores_it(config, rules, store):
+    portal = Portal(config, 2)
+    push(portal.client, store, parse_lines([event(deal_id=d, accord_id=d) for d in portal.ids], rules), rules)
+    portal.client.batch_update_deals([(portal.ids[0], {"accord_status": "Stalled", "accord_progress": "99"})])
+    report = verify(portal.client, store, rules)
+    assert sorted((d.property, d.expected, d.actual) for d in report.differences) == [
+        ("accord_progress", "45", "99"), ("accord_status", "On Track", "Stalled")
+    ]
+    assert report.requests == 1
+    repaired = verify(portal.client, store, rules, repair=True)
+    assert repaired.repaired == 1
+    assert portal.deals(rules.properties)[portal.ids[0]]["accord_status"] == "On Track"
+    assert verify(portal.client, store, rules).differences == []
