@@ -17,10 +17,11 @@ from tests.sync.portal import LOCAL_URL, prepare_portal, read_deals, seed_deals
 class Portal:
     """An emulated portal, a client counting its calls, and the deals seeded in it."""
 
-    def __init__(self, config, deals: int, **settings) -> None:
+    def __init__(self, config, deals: int, wrap=None, **settings) -> None:
         self.emulator = Emulator(EmulatorSettings(**{"burst_limit": None, "daily_limit": None, **settings}))
         self.sleeps: list[float] = []
-        self.client = HubSpotClient(LOCAL_URL, "test-token", tier="unlimited", wsgi_app=self.emulator.app,
+        app = wrap(self.emulator.app) if wrap else self.emulator.app
+        self.client = HubSpotClient(LOCAL_URL, "test-token", tier="unlimited", wsgi_app=app,
                                     sleep=self.sleeps.append)
         prepare_portal(self.client, config)
         self.ids = seed_deals(self.client, deals)
@@ -133,3 +134,41 @@ def test_verify_reports_a_hand_edit_and_repair_restores_it(config, rules, store)
     assert repaired.repaired == 1
     assert portal.deals(rules.properties)[portal.ids[0]]["accord_status"] == "On Track"
     assert verify(portal.client, store, rules).differences == []
+
+
+def storm(statuses: list[int]):
+    """Answer the next batch updates with these statuses (429 as HubSpot words it), then let them through."""
+    bodies = {
+        429: b'{"status":"error","message":"You have reached your ten_secondly_rolling limit.",'
+             b'"errorType":"RATE_LIMIT","correlationId":"c","policyName":"TEN_SECONDLY_ROLLING"}',
+    }
+    queue = list(statuses)
+
+    def wrap(app):
+        def wrapped(environ, start_response):
+            if queue and environ["PATH_INFO"].endswith("/batch/update"):
+                status = queue.pop(0)
+                start_response(f"{status} Error", [("Content-Type", "application/json")])
+                return [bodies.get(status, b'{"status":"error","message":"upstream","category":"INTERNAL"}')]
+            return app(environ, start_response)
+
+        return wrapped
+
+    return wrap
+
+
+def test_429_storms_and_5xx_are_retried_and_everything_lands(config, rules, run):
+    portal = Portal(config, 250, wrap=storm([429, 429, 429, 502, 429, 503]))
+    report = run(portal, [event(deal_id=d, accord_id=d) for d in portal.ids])
+    assert (report.written, report.ok) == (250, True)
+    assert report.rate_limited == 4
+    assert report.requests == 3 + 6
+    assert all(v["accord_status"] == "On Track" for v in portal.deals(rules.properties).values())
+
+
+def test_5xx_beyond_the_retries_stay_pending_for_the_next_run(config, rules, run):
+    portal = Portal(config, 150, wrap=storm([502] * 7))
+    report = run(portal, [event(deal_id=d, accord_id=d) for d in portal.ids])
+    assert (report.written, report.failed) == (50, 100)
+    again = run(portal, [])
+    assert (again.written, again.requests, again.ok) == (100, 1, True)
