@@ -1,0 +1,83 @@
+"""HubSpot's wire conventions: timestamps, error bodies, the exception that stands for a dropped socket."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import datetime, timezone
+
+
+class DroppedConnection(Exception):
+    """Raised by the WSGI app when a fault says the connection drops without an answer.
+
+    The threaded server closes the socket; an in-process transport maps it to a connection error.
+    """
+
+
+class HubSpotError(Exception):
+    """An error answer: status plus HubSpot's error body (the correlation id is added when sent)."""
+
+    def __init__(self, status: int, body: dict, headers: dict | None = None) -> None:
+        super().__init__(body.get("message", ""))
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def iso(ms: int) -> str:
+    """Milliseconds since the epoch as HubSpot writes timestamps: 2026-11-27T10:00:00.123Z."""
+    stamp = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def correlation_id() -> str:
+    return str(uuid.uuid4())
+
+
+def error(status: int, category: str, message: str, *, sub_category: str | None = None,
+          errors: list | None = None, context: dict | None = None, links: dict | None = None) -> HubSpotError:
+    """An error answer in HubSpot's standard shape (section 6 of the API facts)."""
+    body: dict = {"status": "error", "message": message, "correlationId": None, "category": category}
+    if sub_category:
+        body["subCategory"] = sub_category
+    if errors is not None:
+        body["errors"] = errors
+    if context is not None:
+        body["context"] = context
+    if links is not None:
+        body["links"] = links
+    return HubSpotError(status, body)
+
+
+def validation_error(message: str, details: list[tuple[str, str, str | None]], *,
+                     sub_category: str | None = None) -> HubSpotError:
+    """400 VALIDATION_ERROR with ``errors[]`` of (message, code, field)."""
+    items = []
+    for text, code, field in details:
+        item: dict = {"message": text, "code": code}
+        if field:
+            item["in"] = field
+        items.append(item)
+    return error(400, "VALIDATION_ERROR", message, sub_category=sub_category, errors=items)
+
+
+def not_found(message: str) -> HubSpotError:
+    return error(404, "OBJECT_NOT_FOUND", message)
+
+
+def batch_error(category: str, message: str, context: dict, *, sub_category: str | None = None) -> dict:
+    """One per-input failure inside a 207 answer (HubSpot's StandardError shape)."""
+    item = {"status": "error", "category": category, "message": message, "context": context,
+            "errors": [], "links": {}}
+    if sub_category:
+        item["subCategory"] = sub_category
+    return item
+
+
+def dumps(body) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
