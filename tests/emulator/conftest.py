@@ -91,3 +91,25 @@ def create_group_and_property(http: Http, prefix: str = "/crm/v3/properties/deal
     created = http("POST", prefix, body)
     assert created.status_code == 201, created.text
     return created.json()
+
+
+class Local:
+    """The emulator's WSGI app called in-process (no socket), as ``--local`` uses it."""
+
+    def __init__(self, emulator, token: str | None = TOKEN) -> None:
+        from werkzeug.test import Client
+
+        self.emulator = emulator
+        self.client = Client(emulator.app)
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def __call__(self, method: str, path: str, body=None, **params):
+        response = self.client.open(path, method=method, json=body, query_string=params or None,
+                                    headers=self.headers)
+        response.body = response.get_json(silent=True)
+        return response
+
+
+@pytest.fixture
+def local(emulator) -> Local:
+    return Local(emulator)
