@@ -1,0 +1,303 @@
+"""Drift: what differs between the file and the portal, for the nightly check. Pure, no I/O.
+
+A drift report is the plan read the other way round: each planned change is something in the
+portal that no longer matches the file, named with the declared and the live value. Manual steps
+(view-only access, the sidebar) cannot be read from any HubSpot API; they are listed apart with
+when they were last confirmed and never count as drift.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from provisioner.plan import ARCHIVE, CREATE, GROUP, PROPERTY, RESTORE, RULE, SET_RULE, UPDATE, Change, Plan
+from provisioner.render import _md, _value
+
+FORMAT_VERSION = 1
+DEFAULT_FILE = "hubspot_schema.yaml"
+
+# What happened in the portal, per kind of planned change.
+CHANGED = "changed"  # a field differs
+MISSING = "missing"  # not in the portal at all
+ARCHIVED = "archived"  # in HubSpot's recycle bin
+STILL_ACTIVE = "still_active"  # a tombstone that is still an active property
+
+ABSENT = "(absent)"
+STATE_TEXT = {
+    CHANGED: "changed in HubSpot",
+    MISSING: "missing from HubSpot",
+    ARCHIVED: "archived in HubSpot (recycle bin, values kept)",
+    STILL_ACTIVE: "still active (the file archives it)",
+}
+# The declared fields named for an object missing from the portal: enough to recognise it.
+MISSING_SHOWN = {GROUP: ("label",), PROPERTY: ("label", "type", "group_name"), RULE: ("arguments",)}
+
+
+@dataclass(frozen=True)
+class FieldDrift:
+    field: str
+    declared: Any
+    live: Any
+
+
+@dataclass(frozen=True)
+class DriftItem:
+    kind: str  # group, property, rule
+    key: str
+    state: str
+    summary: str  # one sentence an on-call engineer reads first
+    fields: tuple[FieldDrift, ...] = ()
+    risky: bool = False  # restoring it changes a property's type
+
+    @property
+    def address(self) -> str:
+        return f"{self.kind} {self.key}"
+
+
+@dataclass(frozen=True)
+class ManualCheck:
+    """A declared setting no API can read: listed apart, never drift."""
+
+    id: str
+    title: str
+    declared: dict[str, Any]
+    confirmed_at: str | None = None
+    confirmed_by: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.confirmed_at is None:
+            return "never confirmed"
+        return f"last confirmed {self.confirmed_at} by {self.confirmed_by or 'unknown'}"
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    portal_id: int
+    config_path: str
+    config_digest: str
+    environment: str | None = None
+    checked_at: str = ""
+    items: tuple[DriftItem, ...] = ()
+    manual_checks: tuple[ManualCheck, ...] = ()
+    notes: tuple[str, ...] = ()
+    fix_restore: str = ""
+    fix_accept: str = ""
+    format_version: int = field(default=FORMAT_VERSION)
+
+    @property
+    def has_drift(self) -> bool:
+        return bool(self.items)
+
+    def headline(self) -> str:
+        where = f"portal {self.portal_id}" + (f" ({self.environment})" if self.environment else "")
+        if not self.items:
+            return f"No drift: HubSpot {where} matches {self.config_path}"
+        fields = sum(max(1, len(item.fields)) for item in self.items)
+        return (f"Drift in HubSpot {where}: {_count(len(self.items), 'object')} "
+                f"({_count(fields, 'difference')}) no longer match {self.config_path}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report (versioned by format_version; documented in docs/pipelines.md)."""
+        return {
+            "format_version": self.format_version,
+            "status": "drift" if self.has_drift else "no_drift",
+            "headline": self.headline(),
+            "portal_id": self.portal_id,
+            "environment": self.environment,
+            "config_path": self.config_path,
+            "config_digest": self.config_digest,
+            "checked_at": self.checked_at,
+            "summary": {
+                "drifted_objects": len(self.items),
+                "drifted_fields": sum(len(item.fields) for item in self.items),
+                "manual_checks": len(self.manual_checks),
+                "manual_never_confirmed": sum(1 for c in self.manual_checks if c.confirmed_at is None),
+            },
+            "drift": [
+                {
+                    "kind": item.kind,
+                    "key": item.key,
+                    "state": item.state,
+                    "summary": item.summary,
+                    "risky": item.risky,
+                    "fields": [{"field": f.field, "declared": f.declared, "live": f.live} for f in item.fields],
+                }
+                for item in self.items
+            ],
+            "manual_checks": [
+                {"id": c.id, "title": c.title, "declared": c.declared, "confirmed_at": c.confirmed_at,
+                 "confirmed_by": c.confirmed_by, "status": c.status}
+                for c in self.manual_checks
+            ],
+            "notes": list(self.notes),
+            "fix": {"restore": self.fix_restore, "accept": self.fix_accept} if self.has_drift else None,
+        }
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def fix_commands(config_path: str, environment: str | None) -> tuple[str, str]:
+    """The two ways out: make the portal match the file again, or take the portal's state into the file."""
+    args = []
+    if config_path != DEFAULT_FILE:
+        args += ["-f", config_path]
+    if environment:
+        args += ["--env", environment]
+    tail = (" " + shlex.join(args)) if args else ""
+    restore = f"provisioner plan{tail} && provisioner apply{tail}"
+    accept = f"provisioner export{tail} -o {shlex.quote(config_path)} --force"
+    return restore, accept
+
+
+def _subject(change: Change) -> str:
+    return {GROUP: "Group", PROPERTY: "Property"}.get(change.kind, "Validation rule")
+
+
+def _item(change: Change) -> DriftItem:
+    subject = f"{_subject(change)} '{change.key}'"
+    if change.action == UPDATE or (change.action == SET_RULE and change.before is not None):
+        fields = tuple(FieldDrift(f, change.after[f], change.before[f]) for f in change.fields)
+        names = ", ".join(change.fields)
+        summary = f"{subject} was changed in HubSpot: {names} differ{'s' if len(change.fields) == 1 else ''}"
+        if change.risky:
+            summary += " (its type changed: restoring it converts or clears existing values)"
+        return DriftItem(change.kind, change.key, CHANGED, summary, fields, change.risky)
+    if change.action == RESTORE:
+        changed = [f for f in change.after if f != "name" and change.before.get(f) != change.after[f]]
+        fields = (FieldDrift("state", "active", "archived"),) + tuple(
+            FieldDrift(f, change.after[f], change.before.get(f)) for f in changed)
+        summary = f"{subject} was archived in HubSpot (it is in the recycle bin with its values)"
+        return DriftItem(change.kind, change.key, ARCHIVED, summary, fields)
+    if change.action in (CREATE, SET_RULE):
+        summary = (f"{subject} is missing from HubSpot" if change.action == CREATE
+                   else f"{subject} is missing from HubSpot (the rule was removed or never set)")
+        fields = tuple(FieldDrift(k, change.after[k], None) for k in MISSING_SHOWN[change.kind] if k in change.after)
+        return DriftItem(change.kind, change.key, MISSING, summary, fields)
+    if change.action == ARCHIVE:
+        summary = f"{subject} is listed under tombstones but is still active in HubSpot"
+        return DriftItem(change.kind, change.key, STILL_ACTIVE, summary, (FieldDrift("state", "archived", "active"),))
+    raise ValueError(f"unknown change action {change.action!r}")
+
+
+def drift_report(plan: Plan, *, checked_at: str | None = None) -> DriftReport:
+    """The drift between the file and the portal a plan was made against."""
+    restore, accept = fix_commands(plan.config_path, plan.environment)
+    return DriftReport(
+        portal_id=plan.portal_id,
+        config_path=plan.config_path,
+        config_digest=plan.config_digest,
+        environment=plan.environment,
+        checked_at=checked_at if checked_at is not None else plan.created_at,
+        items=tuple(_item(change) for change in plan.changes),
+        manual_checks=tuple(
+            ManualCheck(s.id, s.title, dict(s.desired), s.confirmed_at, s.confirmed_by) for s in plan.manual_steps
+        ),
+        notes=plan.notes,
+        fix_restore=restore,
+        fix_accept=accept,
+    )
+
+
+# ---- renderers ---------------------------------------------------------------------------------
+def _shown(value: Any) -> str:
+    return ABSENT if value is None else _value(value)
+
+
+def render_text(report: DriftReport) -> str:
+    """For a terminal or a cron mail: headline, each drifted field, then what no API can check."""
+    lines = [report.headline() + "."]
+    if report.checked_at:
+        lines.append(f"Checked at {report.checked_at}.")
+    if report.items:
+        lines.append("")
+    for item in report.items:
+        lines.append(f"  ! {item.summary}")
+        for f in item.fields:
+            lines.append(f"      {f.field}: file {_shown(f.declared)}, portal {_shown(f.live)}")
+    if report.items:
+        lines += ["", "To restore the file's state in the portal:", f"  {report.fix_restore}",
+                  "To accept the portal's state into the file (then open a pull request):", f"  {report.fix_accept}"]
+    if report.manual_checks:
+        lines += ["", "Not checked (no HubSpot API can read these; never counted as drift):"]
+        lines += [f"  - {c.id}: {c.title} ({c.status})" for c in report.manual_checks]
+    if report.notes:
+        lines += ["", "Notes:"] + [f"  - {note}" for note in report.notes]
+    return "\n".join(lines) + "\n"
+
+
+def render_json(report: DriftReport) -> str:
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _code(value: Any) -> str:
+    text = _shown(value)
+    return "_absent_" if value is None else "`" + _md(text).replace("`", "'") + "`"
+
+
+def render_markdown(report: DriftReport) -> str:
+    """A GitHub issue body or chat message: headline, declared vs live, the exact fix, manual checks apart."""
+    icon = ":warning:" if report.has_drift else ":white_check_mark:"
+    lines = [f"### {icon} {report.headline()}", ""]
+    meta = f"File `{report.config_path}` (`{report.config_digest[:12]}`)"
+    if report.checked_at:
+        meta += f", checked at {report.checked_at}"
+    lines += [meta + ".", ""]
+    if report.items:
+        lines += ["| Object | What happened | Field | In the file | In HubSpot |", "|---|---|---|---|---|"]
+        for item in report.items:
+            first = True
+            for f in item.fields or (FieldDrift("", None, None),):
+                head = f"{item.kind} `{item.key}` | {STATE_TEXT[item.state]}" if first else " | "
+                lines.append(f"| {head} | {f.field} | {_code(f.declared)} | {_code(f.live)} |")
+                first = False
+        lines += [
+            "",
+            "#### What to do",
+            "",
+            "If the change in HubSpot was a mistake, restore the file's state (review the plan first):",
+            "",
+            "```sh",
+            report.fix_restore,
+            "```",
+            "",
+            "If the change was intended, accept it into the file and open a pull request:",
+            "",
+            "```sh",
+            report.fix_accept,
+            "```",
+        ]
+        if any(item.risky for item in report.items):
+            lines += ["", ":warning: A property's type changed: restoring it makes HubSpot convert or clear "
+                          "existing values, and `apply` needs `--allow-type-change`."]
+    if report.manual_checks:
+        lines += ["", "#### Not checked: no HubSpot API can read these (never counted as drift)", ""]
+        for c in report.manual_checks:
+            mark = "x" if c.confirmed_at else " "
+            lines.append(f"- [{mark}] `{c.id}`: {_md(c.title)} ({_md(c.status)})")
+    if report.notes:
+        lines += ["", "#### Notes", ""] + [f"- {_md(note)}" for note in report.notes]
+    return "\n".join(lines) + "\n"
+
+
+def render_error_json(message: str, hint: str | None, *, checked_at: str) -> str:
+    """What an alert receives when the check itself failed: never mistaken for 'no drift'."""
+    data = {"format_version": FORMAT_VERSION, "status": "error", "headline": f"Drift check failed: {message}",
+            "error": message, "hint": hint, "checked_at": checked_at}
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_error_markdown(message: str, hint: str | None, *, checked_at: str) -> str:
+    lines = [f"### :x: Drift check failed: {_md(message)}", "",
+             f"Checked at {checked_at}. Nothing is known about drift until the check runs again."]
+    if hint:
+        lines += ["", f"Hint: {_md(hint)}"]
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS = {"text": render_text, "json": render_json, "markdown": render_markdown}
