@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 from urllib.parse import quote
 
@@ -78,8 +79,7 @@ def _create(call: Call, values: dict[str, str]) -> tuple[str, Deal]:
     deal_id = portal.new_deal_id()
     stamp = now_ms()
     deal = Deal(stamp, stamp, values)
-    portal.touch("deal", deal_id, None)
-    portal.deals[deal_id] = deal
+    portal.add_deal(deal_id, deal)
     return deal_id, deal
 
 
@@ -149,12 +149,9 @@ def list_deals(call: Call):
                     errors=[{"message": "invalid cursor", "code": "INVALID_CURSOR", "in": "after"}]) from None
     archived = call.flag("archived")
     names = _live_names(call, _requested(call, _names_arg(call)))
-    portal = call.portal
-    ids = portal.seen_keys("deal", portal.deals)
-    # Ids are numeric strings handed out in order: sort numerically, then page by id.
-    ordered = sorted(int(i) for i in ids if int(i) >= start)
+    order = call.portal.deal_order
     results, next_after = [], None
-    for number in ordered:
+    for number in order[bisect.bisect_left(order, start):]:
         deal_id = str(number)
         deal = _visible(call, deal_id, archived)
         if deal is None:

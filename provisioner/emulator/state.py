@@ -120,6 +120,7 @@ class Portal:
         self.properties: dict[str, dict] = default_properties()
         self.rules: dict[str, dict[str, list[str]]] = {}
         self._deals: dict[str, Deal] | None = {}
+        self._deal_order: list[int] | None = []  # ids ascending, for paging without sorting
         self.next_deal_id = FIRST_DEAL_ID
         self.ui_access: dict[str, str] = {}
         self.ui_sidebar: list[dict] = []
@@ -129,6 +130,7 @@ class Portal:
     # ---- deals, loaded lazily -------------------------------------------------------------------
     def load_deals_with(self, loader: Callable[[], tuple[dict[str, Deal], int]]) -> None:
         self._deals = None
+        self._deal_order = None
         self._deal_loader = loader
 
     @property
@@ -136,8 +138,20 @@ class Portal:
         if self._deals is None:
             assert self._deal_loader is not None
             self._deals, stored_next = self._deal_loader()
+            self._deal_order = sorted(int(deal_id) for deal_id in self._deals)
             self.next_deal_id = max(self.next_deal_id, stored_next)
         return self._deals
+
+    @property
+    def deal_order(self) -> list[int]:
+        self.deals  # noqa: B018 - loads them (and their order) if needed
+        assert self._deal_order is not None
+        return self._deal_order
+
+    def add_deal(self, deal_id: str, deal: Deal) -> None:
+        self.touch("deal", deal_id, None)
+        self.deals[deal_id] = deal
+        self.deal_order.append(int(deal_id))  # ids only grow, so the list stays sorted
 
     def new_deal_id(self) -> str:
         self.deals  # noqa: B018 - make sure the stored counter is known before handing out an id
