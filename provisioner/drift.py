@@ -13,6 +13,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+from provisioner.diff import PROPERTY_MANAGED, _changed_fields
 from provisioner.plan import ARCHIVE, CREATE, GROUP, PROPERTY, RESTORE, RULE, SET_RULE, UPDATE, Change, Plan
 from provisioner.render import _md, _value
 
@@ -96,9 +97,8 @@ class DriftReport:
         where = f"portal {self.portal_id}" + (f" ({self.environment})" if self.environment else "")
         if not self.items:
             return f"No drift: HubSpot {where} matches {self.config_path}"
-        fields = sum(max(1, len(item.fields)) for item in self.items)
-        return (f"Drift in HubSpot {where}: {_count(len(self.items), 'object')} "
-                f"({_count(fields, 'difference')}) no longer match {self.config_path}")
+        verb = "differs" if len(self.items) == 1 else "differ"
+        return f"Drift in HubSpot {where}: {_count(len(self.items), 'object')} {verb} from {self.config_path}"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report (versioned by format_version; documented in docs/pipelines.md)."""
@@ -164,12 +164,12 @@ def _item(change: Change) -> DriftItem:
     if change.action == UPDATE or (change.action == SET_RULE and change.before is not None):
         fields = tuple(FieldDrift(f, change.after[f], change.before[f]) for f in change.fields)
         names = ", ".join(change.fields)
-        summary = f"{subject} was changed in HubSpot: {names} differ{'s' if len(change.fields) == 1 else ''}"
+        summary = f"{subject} was changed in HubSpot ({names})"
         if change.risky:
             summary += " (its type changed: restoring it converts or clears existing values)"
         return DriftItem(change.kind, change.key, CHANGED, summary, fields, change.risky)
     if change.action == RESTORE:
-        changed = [f for f in change.after if f != "name" and change.before.get(f) != change.after[f]]
+        changed = _changed_fields(change.after, change.before, PROPERTY_MANAGED)
         fields = (FieldDrift("state", "active", "archived"),) + tuple(
             FieldDrift(f, change.after[f], change.before.get(f)) for f in changed)
         summary = f"{subject} was archived in HubSpot (it is in the recycle bin with its values)"
@@ -247,9 +247,9 @@ def render_markdown(report: DriftReport) -> str:
     meta = f"File `{report.config_path}` (`{report.config_digest[:12]}`)"
     if report.checked_at:
         meta += f", checked at {report.checked_at}"
-    lines += [meta + ".", ""]
+    lines.append(meta + ".")
     if report.items:
-        lines += ["| Object | What happened | Field | In the file | In HubSpot |", "|---|---|---|---|---|"]
+        lines += ["", "| Object | What happened | Field | In the file | In HubSpot |", "|---|---|---|---|---|"]
         for item in report.items:
             first = True
             for f in item.fields or (FieldDrift("", None, None),):
