@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from provisioner.emulator.call import Call
 from provisioner.emulator.wire import error
 
 
 def account_details(call: Call):
     s = call.settings
+    try:
+        offset = datetime.now(tz=ZoneInfo(s.time_zone)).utcoffset()
+    except (ZoneInfoNotFoundError, ValueError):
+        offset = None
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    sign = "-" if minutes < 0 else "+"
     return 200, {
         "portalId": s.portal_id, "accountType": s.account_type, "timeZone": s.time_zone,
-        "companyCurrency": s.company_currency, "additionalCurrencies": [], "utcOffset": "-05:00",
-        "utcOffsetMilliseconds": -18000000, "uiDomain": s.ui_domain, "dataHostingLocation": s.data_hosting_location,
+        "companyCurrency": s.company_currency, "additionalCurrencies": [], "utcOffset": f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}",
+        "utcOffsetMilliseconds": minutes * 60_000, "uiDomain": s.ui_domain, "dataHostingLocation": s.data_hosting_location,
     }
 
 
