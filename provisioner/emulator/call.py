@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from provisioner.emulator.settings import EmulatorSettings
 from provisioner.emulator.state import Portal
-from provisioner.emulator.wire import error
+from provisioner.emulator.wire import error, iso, now_ms
 
 
 @dataclass
@@ -68,11 +68,17 @@ class Call:
                 raise error(400, "VALIDATION_ERROR", "Invalid input JSON: each input must be an object.")
         return inputs
 
-    def batch_status(self, has_errors: bool, success: int = 200) -> int:
-        """207 for per-input failures; the 2026-09 draft folds them into 200 (a switch)."""
-        if not has_errors:
-            return success
+    def batch_answer(self, results: list, errors: list, started_ms: int, success: int = 200) -> tuple[int, dict]:
+        """HubSpot's batch answer: 207 with numErrors/errors for per-input failures.
+
+        The 2026-09 draft folds 207 into ``success`` (a switch; by default only on those paths).
+        """
+        body = {"status": "COMPLETE", "results": results, "startedAt": iso(started_ms), "completedAt": iso(now_ms())}
+        if not errors:
+            return success, body
+        body["numErrors"] = len(errors)
+        body["errors"] = errors
         fold = self.settings.batch_207_as_200
         if fold is None:
             fold = self.version >= "2026-09" and self.dated
-        return success if fold else 207
+        return (success if fold else 207), body

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from provisioner.emulator.call import Call
 from provisioner.emulator.state import ALWAYS_RETURNED, DEFAULT_DEAL_PROPERTIES, READ_ONLY_VALUES, Deal
 from provisioner.emulator.values import ValueProblem, check_value
-from provisioner.emulator.wire import batch_error, error, iso, not_found, now_ms
+from provisioner.emulator.wire import batch_error, error, not_found, now_ms
 
 NOT_FOUND_MESSAGE = "Could not get some DEAL objects, they may be deleted or not exist. Check that ids are valid."
 
@@ -94,14 +94,6 @@ def create_deal(call: Call):
     return 201, deal.as_json(deal_id, names), {"Location": f"{call.base_url}{call.path}/{quote(deal_id)}"}
 
 
-def _batch(call: Call, results: list, errors: list, started: int, success: int = 200):
-    body = {"status": "COMPLETE", "results": results, "startedAt": iso(started), "completedAt": iso(now_ms())}
-    if errors:
-        body["numErrors"] = len(errors)
-        body["errors"] = errors
-    return call.batch_status(bool(errors), success), body
-
-
 def batch_create_deals(call: Call):
     started = now_ms()
     inputs = call.inputs()
@@ -113,7 +105,7 @@ def batch_create_deals(call: Call):
     for values in checked:
         deal_id, deal = _create(call, values)
         results.append(deal.as_json(deal_id, _live_names(call, _requested(call, list(values)))))
-    return _batch(call, results, [], started, success=201)
+    return call.batch_answer(results, [], started, success=201)
 
 
 def _visible(call: Call, deal_id: str, archived: bool = False) -> Deal | None:
@@ -187,7 +179,7 @@ def batch_read_deals(call: Call):
         else:
             results.append(deal.as_json(deal_id, names))
     errors = [batch_error("OBJECT_NOT_FOUND", NOT_FOUND_MESSAGE, {"ids": missing})] if missing else []
-    return _batch(call, results, errors, started)
+    return call.batch_answer(results, errors, started)
 
 
 def _update(call: Call, deal_id: str, deal: Deal, values: dict[str, str], stamp: int) -> Deal:
@@ -233,7 +225,7 @@ def batch_update_deals(call: Call):
         _update(call, deal_id, deal, values, started)
         results.append(deal.as_json(deal_id, _live_names(call, _requested(call, list(values)))))
     errors = [batch_error("OBJECT_NOT_FOUND", NOT_FOUND_MESSAGE, {"ids": missing})] if missing else []
-    return _batch(call, results, errors, started)
+    return call.batch_answer(results, errors, started)
 
 
 def update_deal(call: Call, deal_id: str):

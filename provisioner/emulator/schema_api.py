@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
 from urllib.parse import quote
 
 from provisioner.emulator.call import Call
-from provisioner.emulator.wire import batch_error, correlation_id, error, iso, not_found, validation_error
+from provisioner.emulator.wire import (
+    batch_error,
+    correlation_id,
+    error,
+    iso,
+    not_found,
+    now_ms,
+    validation_error,
+)
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 FIELD_TYPES = {
@@ -37,7 +44,7 @@ LENGTH_FIELD_TYPES = {"text", "textarea", "phonenumber"}
 
 
 def _now() -> str:
-    return iso(int(datetime.now(tz=timezone.utc).timestamp() * 1000))
+    return iso(now_ms())
 
 
 # ---- groups ---------------------------------------------------------------------------------------------
@@ -365,16 +372,8 @@ def archive_property(call: Call, name: str):
     return 204, None
 
 
-def _batch_body(call: Call, results: list, errors: list, started: str, success: int = 200):
-    body = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": _now()}
-    if errors:
-        body["numErrors"] = len(errors)
-        body["errors"] = errors
-    return call.batch_status(bool(errors), success), body
-
-
 def batch_create_properties(call: Call):
-    started = _now()
+    started = now_ms()
     inputs = call.inputs()
     results, errors, names = [], [], set()
     for item in inputs:
@@ -390,11 +389,11 @@ def batch_create_properties(call: Call):
             continue
         names.add(name)
         results.append(property_out(_store_new(call, prop)))
-    return _batch_body(call, results, errors, started, success=201)
+    return call.batch_answer(results, errors, started, success=201)
 
 
 def batch_read_properties(call: Call):
-    started = _now()
+    started = now_ms()
     body = call.json_object()
     archived = bool(body.get("archived", False))
     results, missing = [], []
@@ -409,7 +408,7 @@ def batch_read_properties(call: Call):
     if missing:
         errors.append(batch_error("OBJECT_NOT_FOUND", f"Unable to find properties {missing} for object type 0-3",
                                   {"name": missing}))
-    return _batch_body(call, results, errors, started)
+    return call.batch_answer(results, errors, started)
 
 
 def batch_archive_properties(call: Call):

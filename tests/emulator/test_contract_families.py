@@ -137,3 +137,22 @@ def test_object_type_id_and_name_are_both_accepted(http: Http):
     unknown = http("GET", "/crm/v3/properties/contacts")
     assert unknown.status_code == 404 and unknown.json()["category"] == "OBJECT_NOT_FOUND"
     assert http("GET", "/crm/properties/2019-01/deals").status_code == 404
+
+
+def test_2026_09_folds_partial_failures_into_200_unless_switched(http: Http, emulator):
+    body = {"properties": ["dealname"], "inputs": [{"id": "1"}]}
+    assert http("POST", "/crm/objects/2026-03/deals/batch/read", body).status_code == 207
+    folded = http("POST", "/crm/objects/2026-09/deals/batch/read", body)
+    assert folded.status_code == 200 and folded.json()["numErrors"] == 1
+    emulator.settings.batch_207_as_200 = False
+    assert http("POST", "/crm/objects/2026-09/deals/batch/read", body).status_code == 207
+
+
+def test_rule_removal_by_an_empty_put_is_a_switch(http: Http, emulator):
+    create_group_and_property(http)
+    rule = "/crm/v3/property-validations/0-3/accord_url/rule-type/MAX_LENGTH"
+    http("PUT", rule, {"ruleArguments": ["100"]})
+    assert http("PUT", rule, {"ruleArguments": []}).status_code == 400
+    emulator.settings.rule_removal_by_empty_put = True
+    assert http("PUT", rule, {"ruleArguments": []}).status_code == 204
+    assert http("GET", "/crm/v3/property-validations/0-3/accord_url").json() == {"results": []}
