@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from provisioner.emulator.settings import EmulatorSettings
 from provisioner.emulator.state import Portal
@@ -20,7 +20,6 @@ class Call:
     args: dict[str, list[str]]
     raw_body: bytes
     base_url: str
-    headers: dict[str, str] = field(default_factory=dict)
     _body: object = None
 
     @property

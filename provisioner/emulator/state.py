@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable
 
-from provisioner.emulator.wire import iso, now_ms
+from provisioner.emulator.wire import iso
 
 FIRST_DEAL_ID = 10_000_000_001
 READ_ONLY_VALUES = frozenset({"hs_object_id", "hs_lastmodifieddate"})
@@ -194,13 +194,3 @@ class Portal:
         if self.stale:
             keys += [k for (stale_kind, k) in self.stale if stale_kind == kind and k not in current]
         return keys
-
-    # ---- helpers the APIs share -------------------------------------------------------------------------
-    def stamp(self) -> int:
-        return now_ms()
-
-    def property_json(self, prop: dict) -> dict:
-        return copy.deepcopy(prop)
-
-    def today(self) -> str:
-        return iso(now_ms())
