@@ -1,0 +1,89 @@
+"""Replays of the plan/apply client's recorded conversations, with the network blocked.
+
+Re-record with `python -m tests.engine.conversations` (see that module).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from provisioner import errors
+from tests.engine.conversations import CASSETTES, CONVERSATIONS, cassette, client, load_shipped
+
+REPLAY_URL = "http://127.0.0.1:9"
+
+pytestmark = pytest.mark.block_network
+
+
+def replay(name: str, token: str = "replay-token"):
+    """Run one conversation against its cassette; every recorded request must be played."""
+    error = None
+    with cassette("none", name) as recorded:
+        try:
+            result = CONVERSATIONS[name](client(REPLAY_URL, token), load_shipped())
+        except errors.ProvisionerError as exc:  # the error conversations end here on purpose
+            error = exc
+        assert recorded.all_played, f"{name}: the client no longer sends every recorded request"
+    if error is not None:
+        raise error
+    return result, recorded
+
+
+def test_plan_on_an_empty_portal_reads_five_times():
+    plan, cassette = replay("plan_empty")
+    assert [r.method for r in cassette.requests] == ["GET"] * 5
+    assert plan.count("create") == 8 and plan.count("set_rule") == 1
+
+
+def test_apply_on_an_empty_portal():
+    (done, missing), cassette = replay("apply_fresh")
+    assert missing == []
+    assert len(done) == 9
+    writes = [(r.method, r.path.rsplit("/", 2)[-2:]) for r in cassette.requests if r.method != "GET"]
+    assert writes == [("POST", ["get", "access-token-info"]), ("POST", ["deals", "groups"]),
+                      ("POST", ["batch", "create"]), ("PUT", ["rule-type", "MAX_LENGTH"])]
+
+
+def test_converged_plan_has_nothing_to_do():
+    plan, cassette = replay("plan_converged")
+    assert not plan.has_changes and len(cassette.requests) == 5
+
+
+def test_racing_apply_turns_409_into_read_and_update():
+    done, cassette = replay("race_409")
+    codes = [response["status"]["code"] for response in cassette.responses]
+    assert 409 in codes
+    assert any(r.method == "PATCH" and r.path.endswith("/accord_url") for r in cassette.requests)
+    assert len(done) == 9
+
+
+def test_429_and_5xx_are_retried():
+    plan, cassette = replay("retries")
+    codes = [response["status"]["code"] for response in cassette.responses]
+    assert 429 in codes and 502 in codes and 503 in codes
+    assert plan.count("create") == 8
+
+
+def test_401_is_an_auth_error():
+    with pytest.raises(errors.AuthError) as caught:
+        replay("unauthorized")
+    assert caught.value.status == 401 and caught.value.category == "INVALID_AUTHENTICATION"
+
+
+def test_403_names_the_required_scopes():
+    with pytest.raises(errors.MissingScopesError) as caught:
+        replay("missing_scopes")
+    assert caught.value.status == 403 and caught.value.category == "MISSING_SCOPES"
+    assert "crm.schemas.deals.write" in caught.value.required_scopes
+
+
+def test_preflight_names_missing_scopes_before_any_write():
+    with pytest.raises(errors.MissingScopesError) as caught:
+        replay("preflight")
+    assert caught.value.required_scopes == ["crm.schemas.deals.write"]
+
+
+def test_no_cassette_holds_a_token():
+    for path in CASSETTES.glob("*.yaml"):
+        text = path.read_text()
+        assert "Bearer" not in text and "test-token" not in text and "the-right-token" not in text, path
