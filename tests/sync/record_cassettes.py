@@ -32,7 +32,6 @@ def recorder(mode: str) -> vcr.VCR:
         record_mode=mode,
         filter_headers=["authorization"],
         match_on=["method", "path", "query", "body"],
-        allow_playback_repeats=False,
         decode_compressed_response=True,
     )
 
@@ -72,10 +71,10 @@ def main() -> None:
         with SyncStore(Path(tmp) / "sync.sqlite") as store:
             for name in ("batch_update.yaml", "batch_read.yaml"):
                 (CASSETTES / name).unlink(missing_ok=True)
-            with recorder("all").use_cassette(str(CASSETTES / "batch_update.yaml")):
+            with recorder("all").use_cassette(str(CASSETTES / "batch_update.yaml"), allow_playback_repeats=False):
                 update_conversation(client, store, rules, lines)
             client.batch_update_deals([(ids[5], HAND_EDIT)])
-            with recorder("all").use_cassette(str(CASSETTES / "batch_read.yaml")):
+            with recorder("all").use_cassette(str(CASSETTES / "batch_read.yaml"), allow_playback_repeats=False):
                 report = read_conversation(client, store, rules)
     print(f"recorded; verify saw {len(report.differences)} hand edit(s)")
 

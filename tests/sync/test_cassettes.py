@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from provisioner.client import HubSpotClient
 from tests.sync.fakes import FakeDeals
 from tests.sync.record_cassettes import (
@@ -17,11 +19,13 @@ from tests.sync.record_cassettes import (
 
 REPLAY_URL = "http://127.0.0.1:9"
 
+pytestmark = pytest.mark.block_network
+
 
 def test_batch_update_conversation_replays(store, rules):
     lines = EVENTS.read_text().splitlines()
     client = HubSpotClient(REPLAY_URL, "replay-token", tier="unlimited")
-    with recorder("none").use_cassette(str(CASSETTES / "batch_update.yaml")) as cassette:
+    with recorder("none").use_cassette(str(CASSETTES / "batch_update.yaml"), allow_playback_repeats=False) as cassette:
         first, second = update_conversation(client, store, rules, lines)
         assert cassette.all_played
     assert (first.written, first.requests) == (120, 2)
@@ -36,7 +40,7 @@ def test_batch_read_conversation_replays(store, rules):
     ids = [json.loads(line)["deal_id"] for line in lines]
     update_conversation(FakeDeals(ids), store, rules, lines)  # the store as it was when recorded
     client = HubSpotClient(REPLAY_URL, "replay-token", tier="unlimited")
-    with recorder("none").use_cassette(str(CASSETTES / "batch_read.yaml")) as cassette:
+    with recorder("none").use_cassette(str(CASSETTES / "batch_read.yaml"), allow_playback_repeats=False) as cassette:
         report = read_conversation(client, store, rules)
         assert cassette.all_played
     assert report.requests == 2
