@@ -24,6 +24,11 @@ def connect(*, local: bool, api_version: str | None = None, tier: str | None = N
     """A client for the portal the command should use, from the --local flag and the environment."""
     version = api_version or os.environ.get("HUBSPOT_API_VERSION") or "2026-03"
     tier = tier or os.environ.get("HUBSPOT_TIER") or "starter"
+    retries = os.environ.get("PROVISIONER_MAX_RETRIES")
+    if retries is not None:
+        if not retries.isdigit():
+            raise UsageError(f"PROVISIONER_MAX_RETRIES must be a whole number, not {retries!r}")
+        client_options.setdefault("max_retries", int(retries))
     if local:
         from provisioner.emulator import Emulator, EmulatorSettings
 
