@@ -93,8 +93,9 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(plan: Plan, *, title: str = "provisioner plan", limit: int = GITHUB_COMMENT_LIMIT) -> str:
+def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     """A pull-request comment: summary first, a table of changes, manual steps as a checklist."""
+    title = "provisioner plan" + (f" ({plan.environment})" if plan.environment else "")
     head = [f"### {title}: {plan.summary()}", ""]
     head.append(f"Portal `{plan.portal_id}`" + (f", environment `{plan.environment}`" if plan.environment else "")
                 + f", file `{plan.config_path}` (`{plan.config_digest[:12]}`).")

@@ -23,8 +23,6 @@ case "$code" in
     } >"$outdir/plan.md"
     ;;
 esac
-# The renderer's title names no environment; say which one this comment part is for.
-sed -i "1s|^### provisioner plan:|### $title:|" "$outdir/plan.md"
 echo "status=$status" >>"${GITHUB_OUTPUT:-/dev/null}"
 echo "plan ${env_name:-(top level)}: $status (exit $code)" >&2
 [ "$status" != error ]

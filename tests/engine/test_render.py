@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from provisioner.diff import diff
 from provisioner.manual import Confirmation, apply_confirmations, declared_steps
 from provisioner.model import Group, SchemaState, ValidationRule
 from provisioner.render import render_json, render_markdown, render_text
+from tests import golden
 from tests.engine.builders import GROUP, desired_state, make_config, make_live, prop
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -50,10 +50,7 @@ def empty_plan():
 
 
 def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8")
+    golden.check_golden(GOLDEN, name, text)
 
 
 @pytest.mark.parametrize(("name", "make"), [("mixed", mixed_plan), ("empty", empty_plan)])

@@ -5,7 +5,6 @@ Set UPDATE_GOLDEN=1 to rewrite them after a deliberate change, then review the d
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from provisioner.drift import drift_report, render_error_markdown, render_markdo
 from provisioner.manual import declared_steps
 from provisioner.model import Group, SchemaState, ValidationRule
 from provisioner.render import render_markdown as render_plan_markdown
+from tests import golden
 from tests.engine.builders import GROUP, desired_state, make_config, make_live, prop
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -53,10 +53,7 @@ def clean():
 
 
 def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8")
+    golden.check_golden(GOLDEN, name, text)
 
 
 @pytest.mark.parametrize(("name", "make"), [("drift_drifted", drifted), ("drift_clean", clean)])
@@ -77,5 +74,4 @@ def test_drift_error_markdown():
 
 def test_plan_markdown_for_an_environment():
     """The pull-request comment the plan workflow posts, for one environment."""
-    check_golden("plan_production.md", render_plan_markdown(make_plan(drifted_live(), "production"),
-                                                            title="provisioner plan (production)"))
+    check_golden("plan_production.md", render_plan_markdown(make_plan(drifted_live(), "production")))

@@ -200,7 +200,7 @@ def test_run_drift_and_run_plan_against_the_emulator(capsys, portal):
 
 def test_run_plan_names_the_environment_and_fails_when_no_plan(tmp_path):
     fake_command(tmp_path / "bin", "provisioner", """
-        echo "### provisioner plan: 1 to create, 0 to change, 0 to archive"
+        echo "### provisioner plan (production): 1 to create, 0 to change, 0 to archive"
         exit "${FAKE_CODE:-2}"
     """)
     result, outputs = run_script(tmp_path, "run-plan.sh", "out", path_first=tmp_path / "bin",
