@@ -11,6 +11,7 @@ import pytest
 from provisioner import connection
 from provisioner.client import HubSpotClient
 from provisioner.model import ValidationRule
+from tests.pipelines.test_environments import ENVIRONMENTS
 from tests.scenarios.harness import run
 
 
@@ -138,16 +139,7 @@ def test_manual_steps_listed_apart_without_failing(capsys, applied):
 
 def test_drift_with_an_environment(capsys, portal):
     config = portal.config()
-    config.write_text(config.read_text() + """
-environments:
-  sandbox:
-    portal: {id: 12345678}
-    overrides:
-      properties:
-        accord_url: {label: Accord URL (test)}
-  production:
-    portal: {id: 11111111}
-""")
+    config.write_text(config.read_text() + ENVIRONMENTS)
     assert run(capsys, "apply", "--auto-approve", "--env", "sandbox").code == 0
     clean = run(capsys, "drift", "--env", "sandbox", "--format", "json")
     assert clean.code == 0 and json.loads(clean.out)["environment"] == "sandbox"
