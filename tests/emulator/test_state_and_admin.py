@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -185,10 +184,8 @@ def test_loading_a_big_state_file_is_lazy_about_deals(tmp_path):
     for _ in range(20):
         local("POST", DEALS + "/batch/create", {"inputs": [{"properties": {"dealname": "x"}}] * 100})
     emulator.close()
-    started = time.perf_counter()
     reopened = Emulator(EmulatorSettings(state_file=state))
     assert Local(reopened)("GET", PROPS).status_code == 200
     assert reopened.portal._deals is None  # schema reads never load the deals
-    assert time.perf_counter() - started < 1.0
     assert reopened.deal_count() == 2000
     reopened.close()
