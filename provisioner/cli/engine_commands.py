@@ -12,7 +12,7 @@ from provisioner.apply import apply_plan, check_allowed, check_fresh, verify_app
 from provisioner.cli.common import config_option, open_client, portal_options
 from provisioner.client import SCHEMA_SCOPES
 from provisioner.engine import load_plan, make_plan, save_plan, utc_now
-from provisioner.errors import EXIT_CHANGES, ApplyError, UsageError
+from provisioner.errors import EXIT_CHANGES, ApplyError, StalePlanError, UsageError
 from provisioner.manual import confirmations_path, declared_steps, record_confirmations
 from provisioner.render import RENDERERS, render_text
 
@@ -72,6 +72,8 @@ def apply(ctx, planfile, config_file, environment, local, api_version, tier, aut
     if saved is not None:
         if ctx.get_parameter_source("config_file") == click.core.ParameterSource.DEFAULT:
             config_file = saved.config_path
+        if environment is not None and environment != saved.environment:
+            raise StalePlanError(f"the saved plan was made for environment {saved.environment!r}, not {environment!r}")
         environment = saved.environment
     config = load(config_file, environment)
     client = open_client(local, api_version, tier, saved.api_version if saved else config.api_version)
@@ -80,15 +82,15 @@ def apply(ctx, planfile, config_file, environment, local, api_version, tier, aut
     if saved is not None:
         check_fresh(saved, config, live, current)
         the_plan = saved
-    check_allowed(the_plan, allow_archive=allow_archive, allow_type_change=allow_type_change)
     click.echo(render_text(the_plan, colour=use_colour()), nl=False)
+    check_allowed(the_plan, allow_archive=allow_archive, allow_type_change=allow_type_change)
     if not the_plan.has_changes:
         return
+    client.preflight_scopes(SCHEMA_SCOPES)
     if not auto_approve and saved is None:
         if not sys.stdin.isatty():
             raise UsageError("apply needs confirmation", hint="pass --auto-approve, or apply a saved plan file")
         click.confirm("Apply these changes?", abort=True)
-    client.preflight_scopes(SCHEMA_SCOPES)
     done = apply_plan(client, the_plan)
     missing = verify_applied(client, the_plan)
     for line in done:

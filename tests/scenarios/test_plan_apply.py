@@ -242,3 +242,19 @@ def test_v3_paths_work_the_same(capsys, portal, monkeypatch):
     apply_shipped(capsys, portal)
     assert all(r["path"].startswith(("/crm/v3/", "/account-info/v3/", "/oauth/")) for r in portal.requests())
     assert run(capsys, "plan", "--detailed-exitcode").code == 0
+
+
+def test_saved_plan_keeps_its_environment(capsys, portal):
+    from tests.pipelines.test_environments import ENVIRONMENTS
+
+    config = portal.config()
+    config.write_text(config.read_text() + ENVIRONMENTS)
+    assert run(capsys, "plan", "--env", "sandbox", "--out", "plan.json").code == 0
+    assert json.loads((portal.workdir / "plan.json").read_text())["environment"] == "sandbox"
+    refused = run(capsys, "apply", "plan.json", "--env", "production")
+    assert refused.code == 1
+    assert "made for environment 'sandbox', not 'production'" in refused.err
+    assert portal.writes() == []
+    applied = run(capsys, "apply", "plan.json")
+    assert applied.code == 0, applied.err
+    assert "Accord URL (test)" in applied.out  # the sandbox override
