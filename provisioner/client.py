@@ -22,7 +22,29 @@ import requests
 from requests.structures import CaseInsensitiveDict
 
 from provisioner import errors
-from provisioner.model import OBJECT_TYPE, OBJECT_TYPE_ID, Group, Option, Property, ValidationRule
+from provisioner.hubspot_json import (
+    GROUP_FIELDS,
+    PROPERTY_FIELDS,
+    AccountDetails,
+    BatchError,
+    BatchResult,
+    LiveProperty,
+    Record,
+    batch_errors_from_json,
+    batch_result_from_json,
+    group_from_json,
+    live_property_from_json,
+    malformed,
+    option_payload,
+    property_payload,
+    record_from_json,
+    results_of,
+    rule_from_json,
+)
+from provisioner.model import OBJECT_TYPE, OBJECT_TYPE_ID, Group, Property, ValidationRule
+
+# Re-exported: callers of the client use these result types.
+__all__ = ["AccountDetails", "BatchError", "BatchResult", "HubSpotClient", "LiveProperty", "Record", "RequestStats"]
 
 log = logging.getLogger(__name__)
 
@@ -35,49 +57,6 @@ BATCH_LIMIT = 100
 TOKEN_INFO_PATH = "/oauth/v2/private-apps/get/access-token-info"
 SCHEMA_SCOPES = ("crm.schemas.deals.read", "crm.schemas.deals.write")
 RECORD_SCOPES = ("crm.objects.deals.read", "crm.objects.deals.write")
-
-
-@dataclass(frozen=True)
-class Record:
-    """A CRM record as HubSpot returned it (values are strings)."""
-
-    id: str
-    properties: dict[str, str | None]
-    updated_at: str | None = None
-
-
-@dataclass(frozen=True)
-class BatchError:
-    """One failed part of a batch call (207 or 2026-09 style errors)."""
-
-    status: str
-    category: str
-    message: str
-    ids: tuple[str, ...] = ()
-    sub_category: str | None = None
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    status: int
-    results: list[Record]
-    errors: list[BatchError]
-
-
-@dataclass(frozen=True)
-class AccountDetails:
-    portal_id: int
-    account_type: str
-    time_zone: str | None = None
-
-
-@dataclass(frozen=True)
-class LiveProperty:
-    """A property as read from the portal, with the facts the diff needs beyond its fields."""
-
-    property: Property
-    hubspot_defined: bool = False
-    archived: bool = False
 
 
 @dataclass
@@ -326,7 +305,7 @@ class HubSpotClient:
                 time_zone=body.get("timeZone"),
             )
         except (KeyError, TypeError, ValueError):
-            raise _malformed("GET", "account details", body) from None
+            raise malformed("GET", "account details", body) from None
 
     def get_token_scopes(self) -> list[str] | None:
         """The scopes granted to this token, or None where HubSpot cannot tell (not a private-app token).
@@ -360,17 +339,17 @@ class HubSpotClient:
     # ---- groups ----------------------------------------------------------------------------------
     def list_groups(self) -> list[Group]:
         body = self.request("GET", self._properties("/groups"))
-        return [_group(item) for item in _results(body, "groups")]
+        return [group_from_json(item) for item in results_of(body, "groups")]
 
     def create_group(self, group: Group) -> Group:
         payload: dict[str, Any] = {"name": group.name, "label": group.label}
         if group.display_order is not None:
             payload["displayOrder"] = group.display_order
-        return _group(self.request("POST", self._properties("/groups"), body=payload))
+        return group_from_json(self.request("POST", self._properties("/groups"), body=payload))
 
     def update_group(self, name: str, changes: dict[str, Any]) -> Group:
-        payload = {_GROUP_FIELDS[key]: value for key, value in changes.items()}
-        return _group(self.request("PATCH", self._properties(f"/groups/{quote(name)}"), body=payload))
+        payload = {GROUP_FIELDS[key]: value for key, value in changes.items()}
+        return group_from_json(self.request("PATCH", self._properties(f"/groups/{quote(name)}"), body=payload))
 
     def archive_group(self, name: str) -> None:
         self.request("DELETE", self._properties(f"/groups/{quote(name)}"))
@@ -378,30 +357,30 @@ class HubSpotClient:
     # ---- properties ------------------------------------------------------------------------------
     def list_properties(self, archived: bool = False) -> list[LiveProperty]:
         body = self.request("GET", self._properties(), params={"archived": "true" if archived else "false"})
-        return [_live_property(item) for item in _results(body, "properties")]
+        return [live_property_from_json(item) for item in results_of(body, "properties")]
 
     def get_property(self, name: str, archived: bool = False) -> LiveProperty:
         params = {"archived": "true"} if archived else None
-        return _live_property(self.request("GET", self._properties(f"/{quote(name)}"), params=params))
+        return live_property_from_json(self.request("GET", self._properties(f"/{quote(name)}"), params=params))
 
     def create_property(self, prop: Property) -> LiveProperty:
-        return _live_property(self.request("POST", self._properties(), body=property_payload(prop)))
+        return live_property_from_json(self.request("POST", self._properties(), body=property_payload(prop)))
 
     def batch_create_properties(self, props: Iterable[Property]) -> tuple[list[LiveProperty], list[BatchError]]:
         """Create properties in one call; per-input failures (207) come back as BatchErrors."""
         body = self.request(
             "POST", self._properties("/batch/create"), body={"inputs": [property_payload(p) for p in props]}
         )
-        return [_live_property(item) for item in _results(body, "properties")], _batch_errors(body)
+        return [live_property_from_json(item) for item in results_of(body, "properties")], batch_errors_from_json(body)
 
     def update_property(self, name: str, changes: dict[str, Any]) -> LiveProperty:
         """PATCH only the given managed fields (model field names) of a property."""
         payload = {}
         for key, value in changes.items():
             if key == "options":
-                value = [_option_payload(option) for option in value]
-            payload[_PROPERTY_FIELDS[key]] = value
-        return _live_property(self.request("PATCH", self._properties(f"/{quote(name)}"), body=payload))
+                value = [option_payload(option) for option in value]
+            payload[PROPERTY_FIELDS[key]] = value
+        return live_property_from_json(self.request("PATCH", self._properties(f"/{quote(name)}"), body=payload))
 
     def archive_property(self, name: str) -> None:
         self.request("DELETE", self._properties(f"/{quote(name)}"))
@@ -410,10 +389,10 @@ class HubSpotClient:
     def list_validation_rules(self) -> list[ValidationRule]:
         body = self.request("GET", f"{self._family('validations')}/{OBJECT_TYPE_ID}")
         rules = []
-        for item in _results(body, "validation rules"):
+        for item in results_of(body, "validation rules"):
             name = item.get("propertyName")
             for rule in item.get("propertyValidationRules") or []:
-                rules.append(_rule(name, rule))
+                rules.append(rule_from_json(name, rule))
         return rules
 
     def put_validation_rule(self, rule: ValidationRule) -> None:
@@ -432,7 +411,7 @@ class HubSpotClient:
             self._deals("/batch/update"),
             body={"inputs": [{"id": str(deal_id), "properties": dict(values)} for deal_id, values in inputs]},
         )
-        return _batch_result(body)
+        return batch_result_from_json(body)
 
     def batch_read_deals(self, ids: list[str], properties: list[str]) -> BatchResult:
         _check_batch(ids)
@@ -445,14 +424,14 @@ class HubSpotClient:
                 "inputs": [{"id": str(deal_id)} for deal_id in ids],
             },
         )
-        return _batch_result(body)
+        return batch_result_from_json(body)
 
     def batch_create_deals(self, values: list[dict[str, str]]) -> BatchResult:
         _check_batch(values)
         body = self.request(
             "POST", self._deals("/batch/create"), body={"inputs": [{"properties": dict(v)} for v in values]}
         )
-        return _batch_result(body)
+        return batch_result_from_json(body)
 
     def list_deals(self, properties: list[str], limit: int = 100) -> Iterator[Record]:
         """Every deal, following HubSpot's `after` cursor."""
@@ -462,133 +441,11 @@ class HubSpotClient:
             if after:
                 params["after"] = after
             body = self.request("GET", self._deals(), params=params)
-            for item in _results(body, "deals"):
-                yield _record(item)
+            for item in results_of(body, "deals"):
+                yield record_from_json(item)
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 return
-
-
-# ---- HubSpot JSON <-> the project's types ----------------------------------------------------------
-_GROUP_FIELDS = {"label": "label", "display_order": "displayOrder"}
-_PROPERTY_FIELDS = {
-    "label": "label",
-    "description": "description",
-    "type": "type",
-    "field_type": "fieldType",
-    "group_name": "groupName",
-    "display_order": "displayOrder",
-    "options": "options",
-}
-
-
-def _option_payload(option: Option) -> dict[str, Any]:
-    return {
-        "label": option.label,
-        "value": option.value,
-        "displayOrder": option.display_order,
-        "hidden": option.hidden,
-    }
-
-
-def property_payload(prop: Property) -> dict[str, Any]:
-    """The PropertyCreate body for a property."""
-    payload: dict[str, Any] = {
-        "name": prop.name,
-        "label": prop.label,
-        "type": prop.type,
-        "fieldType": prop.field_type,
-        "groupName": prop.group_name,
-        "description": prop.description,
-    }
-    if prop.display_order is not None:
-        payload["displayOrder"] = prop.display_order
-    if prop.options:
-        payload["options"] = [_option_payload(option) for option in prop.options]
-    return payload
-
-
-def _group(item: Any) -> Group:
-    try:
-        order = item.get("displayOrder")
-        return Group(name=item["name"], label=item["label"], display_order=None if order is None else int(order))
-    except (KeyError, TypeError, ValueError, AttributeError):
-        raise _malformed("GET", "property group", item) from None
-
-
-def _live_property(item: Any) -> LiveProperty:
-    try:
-        order = item.get("displayOrder")
-        prop = Property(
-            name=item["name"],
-            label=item["label"],
-            type=item["type"],
-            field_type=item["fieldType"],
-            group_name=item["groupName"],
-            description=item.get("description") or "",
-            display_order=None if order is None else int(order),
-            options=tuple(
-                Option(
-                    label=o["label"],
-                    value=o["value"],
-                    display_order=int(o.get("displayOrder") or 0),
-                    hidden=bool(o.get("hidden", False)),
-                )
-                for o in item.get("options") or []
-            ),
-        )
-        return LiveProperty(prop, bool(item.get("hubspotDefined", False)), bool(item.get("archived", False)))
-    except (KeyError, TypeError, ValueError, AttributeError):
-        raise _malformed("GET", "property", item) from None
-
-
-def _rule(name: Any, rule: Any) -> ValidationRule:
-    try:
-        return ValidationRule(
-            property_name=str(name),
-            rule_type=str(rule["ruleType"]),
-            arguments=tuple(str(a) for a in rule.get("ruleArguments") or []),
-        )
-    except (KeyError, TypeError, AttributeError):
-        raise _malformed("GET", "validation rule", rule) from None
-
-
-def _record(item: Any) -> Record:
-    try:
-        return Record(id=str(item["id"]), properties=dict(item.get("properties") or {}), updated_at=item.get("updatedAt"))
-    except (KeyError, TypeError, AttributeError):
-        raise _malformed("GET", "record", item) from None
-
-
-def _batch_errors(body: Any) -> list[BatchError]:
-    out = []
-    for item in (body or {}).get("errors") or []:
-        context = item.get("context") or {}
-        ids = context.get("ids") or context.get("id") or []
-        if isinstance(ids, str):
-            ids = [ids]
-        out.append(
-            BatchError(
-                status=str(item.get("status", "error")),
-                category=str(item.get("category", "")),
-                message=str(item.get("message", "")),
-                ids=tuple(str(i) for i in ids),
-                sub_category=item.get("subCategory"),
-            )
-        )
-    return out
-
-
-def _batch_result(body: Any) -> BatchResult:
-    status = 207 if (body or {}).get("numErrors") else 200
-    return BatchResult(status=status, results=[_record(r) for r in _results(body, "records")], errors=_batch_errors(body))
-
-
-def _results(body: Any, what: str) -> list:
-    results = body.get("results") if isinstance(body, dict) else None
-    if not isinstance(results, list):
-        raise _malformed("GET", what, body)
-    return results
 
 
 def _check_batch(items: list) -> None:
@@ -608,11 +465,6 @@ def _json(response: requests.Response) -> Any:
             path=urlsplit(response.url).path,
             status=response.status_code,
         ) from None
-
-
-def _malformed(method: str, what: str, body: Any) -> errors.ApiError:
-    snippet = json.dumps(body)[:200] if body is not None else "nothing"
-    return errors.ApiError(f"unexpected {what} in HubSpot's answer: {snippet}", method=method, path="", status=200)
 
 
 def _api_error(method: str, path: str, response: requests.Response) -> errors.ApiError:

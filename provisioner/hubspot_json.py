@@ -1,0 +1,185 @@
+"""HubSpot's JSON and the project's types: the conversions at the client's edge.
+
+Bodies from HubSpot become the project's types here (and payloads are built from them), so the
+core never sees a raw dict from the API. Every field HubSpot documents as required is checked;
+a body that lacks one is an ApiError, never a KeyError.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from provisioner import errors
+from provisioner.model import Group, Option, Property, ValidationRule
+
+
+@dataclass(frozen=True)
+class Record:
+    """A CRM record as HubSpot returned it (values are strings)."""
+
+    id: str
+    properties: dict[str, str | None]
+    updated_at: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchError:
+    """One failed part of a batch call (207 or 2026-09 style errors)."""
+
+    status: str
+    category: str
+    message: str
+    ids: tuple[str, ...] = ()
+    sub_category: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    status: int
+    results: list[Record]
+    errors: list[BatchError]
+
+
+@dataclass(frozen=True)
+class AccountDetails:
+    portal_id: int
+    account_type: str
+    time_zone: str | None = None
+
+
+@dataclass(frozen=True)
+class LiveProperty:
+    """A property as read from the portal, with the facts the diff needs beyond its fields."""
+
+    property: Property
+    hubspot_defined: bool = False
+    archived: bool = False
+
+
+GROUP_FIELDS = {"label": "label", "display_order": "displayOrder"}
+PROPERTY_FIELDS = {
+    "label": "label",
+    "description": "description",
+    "type": "type",
+    "field_type": "fieldType",
+    "group_name": "groupName",
+    "display_order": "displayOrder",
+    "options": "options",
+}
+
+
+def option_payload(option: Option) -> dict[str, Any]:
+    return {
+        "label": option.label,
+        "value": option.value,
+        "displayOrder": option.display_order,
+        "hidden": option.hidden,
+    }
+
+
+def property_payload(prop: Property) -> dict[str, Any]:
+    """The PropertyCreate body for a property."""
+    payload: dict[str, Any] = {
+        "name": prop.name,
+        "label": prop.label,
+        "type": prop.type,
+        "fieldType": prop.field_type,
+        "groupName": prop.group_name,
+        "description": prop.description,
+    }
+    if prop.display_order is not None:
+        payload["displayOrder"] = prop.display_order
+    if prop.options:
+        payload["options"] = [option_payload(option) for option in prop.options]
+    return payload
+
+
+def group_from_json(item: Any) -> Group:
+    try:
+        order = item.get("displayOrder")
+        return Group(name=item["name"], label=item["label"], display_order=None if order is None else int(order))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise malformed("GET", "property group", item) from None
+
+
+def live_property_from_json(item: Any) -> LiveProperty:
+    try:
+        order = item.get("displayOrder")
+        prop = Property(
+            name=item["name"],
+            label=item["label"],
+            type=item["type"],
+            field_type=item["fieldType"],
+            group_name=item["groupName"],
+            description=item.get("description") or "",
+            display_order=None if order is None else int(order),
+            options=tuple(
+                Option(
+                    label=o["label"],
+                    value=o["value"],
+                    display_order=int(o.get("displayOrder") or 0),
+                    hidden=bool(o.get("hidden", False)),
+                )
+                for o in item.get("options") or []
+            ),
+        )
+        return LiveProperty(prop, bool(item.get("hubspotDefined", False)), bool(item.get("archived", False)))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise malformed("GET", "property", item) from None
+
+
+def rule_from_json(name: Any, rule: Any) -> ValidationRule:
+    try:
+        return ValidationRule(
+            property_name=str(name),
+            rule_type=str(rule["ruleType"]),
+            arguments=tuple(str(a) for a in rule.get("ruleArguments") or []),
+        )
+    except (KeyError, TypeError, AttributeError):
+        raise malformed("GET", "validation rule", rule) from None
+
+
+def record_from_json(item: Any) -> Record:
+    try:
+        return Record(id=str(item["id"]), properties=dict(item.get("properties") or {}), updated_at=item.get("updatedAt"))
+    except (KeyError, TypeError, AttributeError):
+        raise malformed("GET", "record", item) from None
+
+
+def batch_errors_from_json(body: Any) -> list[BatchError]:
+    out = []
+    for item in (body or {}).get("errors") or []:
+        context = item.get("context") or {}
+        ids = context.get("ids") or context.get("id") or []
+        if isinstance(ids, str):
+            ids = [ids]
+        out.append(
+            BatchError(
+                status=str(item.get("status", "error")),
+                category=str(item.get("category", "")),
+                message=str(item.get("message", "")),
+                ids=tuple(str(i) for i in ids),
+                sub_category=item.get("subCategory"),
+            )
+        )
+    return out
+
+
+def batch_result_from_json(body: Any) -> BatchResult:
+    status = 207 if (body or {}).get("numErrors") else 200
+    records = [record_from_json(item) for item in results_of(body, "records")]
+    return BatchResult(status=status, results=records, errors=batch_errors_from_json(body))
+
+
+def results_of(body: Any, what: str) -> list:
+    results = body.get("results") if isinstance(body, dict) else None
+    if not isinstance(results, list):
+        raise malformed("GET", what, body)
+    return results
+
+
+def malformed(method: str, what: str, body: Any) -> errors.ApiError:
+    snippet = json.dumps(body)[:200] if body is not None else "nothing"
+    return errors.ApiError(f"unexpected {what} in HubSpot's answer: {snippet}", method=method, path="", status=200)
