@@ -1,8 +1,9 @@
 """``push``: Accord snapshots onto deals, sending only what HubSpot does not already hold.
 
 The steps, in order, each durable before the next starts:
-1. accept: coalesce the run's snapshots, drop those older than the store's watermark, record
-   the new desired values, watermarks and dead letters of bad lines (one transaction);
+1. accept: take the run's snapshots (coalesced while the input was read, one per accord and
+   deal), drop those older than the store's watermark, record the new desired values,
+   watermarks and dead letters of bad lines (one transaction);
 2. diff: per deal, the desired values that differ from what HubSpot last confirmed
    (previous failures included: they are still pending);
 3. send: 100 deals a request; after each answer, one transaction records what HubSpot
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 
 from provisioner.client import HubSpotClient
 from provisioner.errors import ApiError, ConnectionFailed, ProvisionerError
-from provisioner.sync.events import ParsedInput, Rules, Snapshot, coalesce
+from provisioner.sync.events import ParsedInput, Rules, Snapshot
 from provisioner.sync.sender import FAILED, MISSING, WRITTEN, Outcome, send_updates
 from provisioner.sync.store import Desired, NewDeadLetter, SyncStore, event_line
 
@@ -111,20 +112,25 @@ def accept(
     changed: dict[tuple[str, str], Desired] = {}
     marks: dict[tuple[str, str], str] = {}
     for snap in sorted(snapshots, key=lambda s: (s.occurred_at, s.line_no)):
-        key = (snap.accord_id, snap.deal_id)
+        at, accord_id, deal_id, event = snap.occurred_at, snap.accord_id, snap.deal_id, snap.event
+        key = (accord_id, deal_id)
         mark = watermarks.get(key)
-        if mark is not None and snap.occurred_at < mark:
+        if mark is not None and at < mark:
             stale += 1
             continue
-        watermarks[key] = marks[key] = snap.occurred_at
-        values = desired.setdefault(snap.deal_id, {})
+        watermarks[key] = marks[key] = at
+        values = desired.get(deal_id)
+        if values is None:
+            values = desired[deal_id] = {}
         for prop, value in snap.values.items():
             current = values.get(prop)
-            if current is not None and current.occurred_at > snap.occurred_at:
+            if current is not None and (
+                current.occurred_at > at
+                or (current.value == value and current.occurred_at == at and current.accord_id == accord_id
+                    and current.event == event)
+            ):
                 continue
-            new = Desired(value, snap.occurred_at, snap.accord_id, snap.event)
-            if new != current:
-                values[prop] = changed[(snap.deal_id, prop)] = new
+            values[prop] = changed[(deal_id, prop)] = Desired(value, at, accord_id, event)
         accepted.append(snap)
     return accepted, stale, changed, marks
 
@@ -172,9 +178,8 @@ def push(
     desired = store.load_desired()
     confirmed = store.load_confirmed()
     watermarks = store.load_watermarks()
-    merged = coalesce(parsed.snapshots)
-    report.coalesced = len(parsed.snapshots) - len(merged)
-    accepted, report.stale, changed, marks = accept(list(merged.values()), desired, watermarks)
+    report.coalesced = parsed.valid - len(parsed.merged)
+    accepted, report.stale, changed, marks = accept(list(parsed.merged.values()), desired, watermarks)
     for snap in accepted:
         held = confirmed.get(snap.deal_id, {})
         if not full_resync and all(held.get(prop) == value for prop, value in snap.values.items()):

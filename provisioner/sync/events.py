@@ -2,7 +2,11 @@
 
 Pure: no I/O beyond the strings given. A line becomes a ``Snapshot`` (values keyed by HubSpot
 property name, already in the form HubSpot stores them), an ``Ignored`` (not a configured
-trigger) or an ``Invalid`` (with every reason found), so one bad line never stops a run.
+trigger) or an ``Invalid`` (with every reason found, and the line itself for the dead-letter
+store), so one bad line never stops a run.
+
+``parse_lines`` coalesces while it reads: it keeps one merged snapshot per (accord, deal), never
+every event, so a run's memory grows with the deals it touches, not with its events.
 
 Normalisation, decided once here so that equal values compare equal:
 - numbers travel as HubSpot stores them: ``3`` and ``3.0`` and ``"3"`` become ``"3"``,
@@ -21,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from urllib.parse import urlsplit
 
 from provisioner.model import Config
@@ -28,9 +33,19 @@ from provisioner.model import Config
 STATUSES = ("Not Started", "On Track", "At Risk", "Stalled")
 COUNT_FIELDS = ("CUSTOMER_INVITED_COUNT", "CUSTOMER_ACCEPTED_COUNT")
 _DEAL_ID = re.compile(r"^[0-9]{1,20}$")
+# A time already in UTC with the date and time written out in full: its canonical form is the same
+# digits (checked by datetime.fromisoformat first), so no conversion is needed.
+_UTC_TIME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.[0-9]{1,6})?\+00:00")
+# A URL that urlsplit reads as http(s) with a host and that holds no blank: the common case,
+# accepted without splitting it; anything else goes through urlsplit.
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.:@_~!$&'()*+,;=%-]+(?:[/?#][!-~]*)?")
+_EXACT_FLOAT = 2.0**53  # below it a whole float and its repr are the same integer
+
+# How a field's value is checked (decided once per field, see ``Rules.fields``).
+_COUNT, _PROGRESS, _NUMBER, _TEXT = range(4)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """One Accord's values when a trigger fired, mapped to deal properties."""
 
@@ -40,16 +55,15 @@ class Snapshot:
     accord_id: str
     deal_id: str
     values: Mapping[str, str]  # property name -> value as HubSpot stores it ("" clears)
-    raw: str = field(default="", compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ignored:
     line_no: int
     event: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Invalid:
     line_no: int
     reasons: tuple[str, ...]
@@ -95,9 +109,26 @@ class Rules:
     def properties(self) -> list[str]:
         return sorted(self.mapping.values())
 
+    @cached_property
+    def fields(self) -> tuple[tuple[str, str, int, int | None], ...]:
+        """Per mapped field, decided once: (Accord field, property, how it is checked, length limit)."""
+        return tuple(
+            (accord_field, prop, _kind(accord_field, prop, self.number_properties), self.max_length.get(prop))
+            for accord_field, prop in self.mapping.items()
+        )
+
 
 def normalise_number(value: object) -> str:
     """A number as HubSpot stores it: no spurious decimals, no exponent. Raises ValueError."""
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is float and -_EXACT_FLOAT < value < _EXACT_FLOAT:  # false for nan
+        if value.is_integer():
+            return str(int(value))
+        text = repr(value)  # the shortest form that reads back, never with trailing zeros
+        if "e" not in text:
+            return text
     if isinstance(value, bool) or value is None:
         raise ValueError("not a number")
     if isinstance(value, str):
@@ -126,38 +157,67 @@ def canonical_time(value: object) -> str:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         raise ValueError("has no time zone")
+    plain = _UTC_TIME.fullmatch(text)
+    if plain is not None and moment.year >= 1000:
+        return f"{plain.group(1)}.{moment.microsecond:06d}Z"
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _kind(accord_field: str, prop: str, number_properties: frozenset[str]) -> int:
+    if accord_field in COUNT_FIELDS:
+        return _COUNT
+    if accord_field == "PROGRESS":
+        return _PROGRESS
+    if accord_field == "EXECUTION_SCORE" or prop in number_properties:
+        return _NUMBER
+    return _TEXT
 
 
 def _check_field(accord_field: str, prop: str, value: object, rules: Rules) -> tuple[str | None, str | None]:
     """(normalised value, None) or (None, reason)."""
+    kind = _kind(accord_field, prop, rules.number_properties)
+    return _check(accord_field, prop, kind, rules.max_length.get(prop), value)
+
+
+def _check(accord_field: str, prop: str, kind: int, limit: int | None, value: object) -> tuple[str | None, str | None]:
     if value is None:
         return "", None
-    try:
-        if accord_field in COUNT_FIELDS:
-            text = normalise_number(value)
-            if "." in text or text.startswith("-"):
-                return None, f"{accord_field} must be a whole number >= 0, got {value!r}"
-            return text, None
-        if accord_field == "PROGRESS":
-            text = normalise_number(value)
-            if not Decimal(0) <= Decimal(text) <= Decimal(100):
-                return None, f"PROGRESS must be from 0 to 100, got {value!r}"
-            return text, None
-        if accord_field == "EXECUTION_SCORE" or prop in rules.number_properties:
+    if kind != _TEXT:
+        try:
+            if kind == _COUNT:
+                if type(value) is int:
+                    text = str(value)
+                    bad = value < 0
+                else:
+                    text = normalise_number(value)
+                    bad = "." in text or text.startswith("-")
+                if bad:
+                    return None, f"{accord_field} must be a whole number >= 0, got {value!r}"
+                return text, None
+            if kind == _PROGRESS:
+                if type(value) is int:
+                    text, bad = str(value), not 0 <= value <= 100
+                else:
+                    text = normalise_number(value)
+                    bad = not Decimal(0) <= Decimal(text) <= Decimal(100)
+                if bad:
+                    return None, f"PROGRESS must be from 0 to 100, got {value!r}"
+                return text, None
             return normalise_number(value), None
-    except ValueError:
-        return None, f"{accord_field} must be a number, got {value!r}"
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        except ValueError:
+            return None, f"{accord_field} must be a number, got {value!r}"
+    if isinstance(value, str):
+        text = value.strip()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        text = str(value).strip()
+    else:
         return None, f"{accord_field} must be a string, got {type(value).__name__}"
-    text = str(value).strip()
     if accord_field == "STATUS" and text not in STATUSES:
         return None, f"STATUS must be one of {', '.join(STATUSES)}, got {value!r}"
-    if accord_field == "URL" and text:
+    if accord_field == "URL" and text and _PLAIN_URL.fullmatch(text) is None:
         parts = urlsplit(text)
         if parts.scheme not in ("http", "https") or not parts.netloc or " " in text:
             return None, f"URL must be an http(s) URL, got {text[:80]!r}"
-    limit = rules.max_length.get(prop)
     if limit is not None and len(text) > limit:
         return None, f"{accord_field} is {len(text)} characters, over the limit of {limit} of {prop}"
     return text, None
@@ -185,16 +245,18 @@ def parse_line(line_no: int, line: str, rules: Rules) -> Snapshot | Ignored | In
         reasons.append("'accord_id' is missing")
         accord_id = None
     else:
-        accord_id = str(accord_id).strip()
+        accord_id = accord_id.strip() if type(accord_id) is str else str(accord_id).strip()
     deal_id = item.get("deal_id")
     if deal_id is None or deal_id == "":
         reasons.append("the deal id is missing")
         deal_id = None
-    elif isinstance(deal_id, bool) or not _DEAL_ID.match(str(deal_id).strip()):
-        reasons.append(f"'deal_id' must be a HubSpot record id (digits), got {deal_id!r}")
-        deal_id = None
     else:
-        deal_id = str(deal_id).strip()
+        text = deal_id.strip() if type(deal_id) is str else str(deal_id).strip()
+        if isinstance(deal_id, bool) or not _DEAL_ID.match(text):
+            reasons.append(f"'deal_id' must be a HubSpot record id (digits), got {deal_id!r}")
+            deal_id = None
+        else:
+            deal_id = text
     try:
         occurred_at = canonical_time(item.get("occurred_at"))
     except ValueError as exc:
@@ -205,41 +267,105 @@ def parse_line(line_no: int, line: str, rules: Rules) -> Snapshot | Ignored | In
     if not isinstance(data, dict):
         reasons.append("'data' must be an object")
     else:
-        for accord_field, prop in rules.mapping.items():
+        for accord_field, prop, kind, limit in rules.fields:
             if accord_field not in data:
                 continue
-            value, reason = _check_field(accord_field, prop, data[accord_field], rules)
+            value, reason = _check(accord_field, prop, kind, limit, data[accord_field])
             if reason:
                 reasons.append(reason)
             else:
                 values[prop] = value
     if reasons:
         return Invalid(line_no, tuple(reasons), raw, accord_id, deal_id, occurred_at)
-    return Snapshot(line_no, event, occurred_at, accord_id, deal_id, values, raw)
+    return Snapshot(line_no, event, occurred_at, accord_id, deal_id, values)
 
 
 @dataclass
 class ParsedInput:
-    snapshots: list[Snapshot] = field(default_factory=list)
+    """A run's input, read: the valid snapshots already coalesced (see ``Coalescer``)."""
+
+    merged: dict[tuple[str, str], Snapshot] = field(default_factory=dict)  # one per (accord, deal)
+    valid: int = 0  # valid snapshots read, before coalescing
     ignored: list[Ignored] = field(default_factory=list)
     invalid: list[Invalid] = field(default_factory=list)
     read: int = 0
 
 
+class Coalescer:
+    """One snapshot per (accord, deal), merged as snapshots arrive, in any order.
+
+    Each field keeps the value of the newest snapshot that carried it, newest by
+    (``occurred_at``, line number): ties in ``occurred_at`` go to the later line, and on a full
+    tie the snapshot added last wins. The merged snapshot carries the line, event and time of
+    the newest snapshot. The result equals merging all of them oldest to newest.
+    """
+
+    __slots__ = ("merged", "added", "_stamps")
+
+    def __init__(self) -> None:
+        self.merged: dict[tuple[str, str], Snapshot] = {}
+        self.added = 0
+        # Per key merged from two snapshots or more: property -> (occurred_at, line_no) of its value.
+        self._stamps: dict[tuple[str, str], dict[str, tuple[str, int]]] = {}
+
+    def add(self, snap: Snapshot) -> None:
+        self.added += 1
+        key = (snap.accord_id, snap.deal_id)
+        held = self.merged.get(key)
+        if held is None:
+            self.merged[key] = snap
+            return
+        stamp = (snap.occurred_at, snap.line_no)
+        held_stamp = (held.occurred_at, held.line_no)
+        stamps = self._stamps.get(key)
+        if stamps is None:
+            # Every held value still comes from the held snapshot. The common cases need no
+            # bookkeeping: a newer snapshot with all the held fields replaces it, an older one
+            # with none but those changes nothing.
+            if held_stamp <= stamp:
+                if snap.values.keys() >= held.values.keys():
+                    self.merged[key] = snap
+                    return
+            elif snap.values.keys() <= held.values.keys():
+                return
+            # The first merge for this key: from now on its values are a dict of our own.
+            stamps = self._stamps[key] = dict.fromkeys(held.values, held_stamp)
+            values = dict(held.values)
+            held = self.merged[key] = Snapshot(
+                held.line_no, held.event, held.occurred_at, held.accord_id, held.deal_id, values
+            )
+        else:
+            values = held.values
+        for prop, value in snap.values.items():
+            before = stamps.get(prop)
+            if before is None or before <= stamp:
+                values[prop] = value
+                stamps[prop] = stamp
+        if held_stamp <= stamp:
+            self.merged[key] = Snapshot(snap.line_no, snap.event, snap.occurred_at, snap.accord_id, snap.deal_id, values)
+
+
 def parse_lines(lines: Iterable[str], rules: Rules, start: int = 1) -> ParsedInput:
-    """Every line of an input; counts events read (non-blank lines)."""
+    """Every line of an input, coalesced as it is read; counts events read (non-blank lines).
+
+    ``lines`` is consumed once, one line at a time (an open file is read as it goes).
+    """
     parsed = ParsedInput()
+    merger = Coalescer()
+    add = merger.add
     for line_no, line in enumerate(lines, start):
         result = parse_line(line_no, line, rules)
         if result is None:
             continue
         parsed.read += 1
-        if isinstance(result, Snapshot):
-            parsed.snapshots.append(result)
-        elif isinstance(result, Ignored):
+        if type(result) is Snapshot:
+            add(result)
+        elif type(result) is Ignored:
             parsed.ignored.append(result)
         else:
             parsed.invalid.append(result)
+    parsed.merged = merger.merged
+    parsed.valid = merger.added
     return parsed
 
 
@@ -248,15 +374,7 @@ def coalesce(snapshots: Iterable[Snapshot]) -> dict[tuple[str, str], Snapshot]:
 
     Ties in ``occurred_at`` go to the later line.
     """
-    merged: dict[tuple[str, str], Snapshot] = {}
-    for snap in sorted(snapshots, key=lambda s: (s.occurred_at, s.line_no)):
-        key = (snap.accord_id, snap.deal_id)
-        before = merged.get(key)
-        if before is None:
-            merged[key] = snap
-        else:
-            merged[key] = Snapshot(
-                snap.line_no, snap.event, snap.occurred_at, snap.accord_id, snap.deal_id,
-                {**before.values, **snap.values}, snap.raw,
-            )
-    return merged
+    merger = Coalescer()
+    for snap in snapshots:
+        merger.add(snap)
+    return merger.merged

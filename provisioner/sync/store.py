@@ -19,11 +19,13 @@ import fcntl
 import json
 import os
 import sqlite3
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 from provisioner.errors import ProvisionerError
 
@@ -51,8 +53,9 @@ class StoreError(ProvisionerError):
     """The sync store cannot be opened or is locked by another run."""
 
 
-@dataclass(frozen=True)
-class Desired:
+class Desired(NamedTuple):
+    """A value Accord wants on a deal property (a tuple: one is held per deal and property)."""
+
     value: str
     occurred_at: str
     accord_id: str
@@ -145,17 +148,27 @@ class SyncStore:
         self._db.execute("COMMIT")
 
     # ---- reads ----------------------------------------------------------------------------------
+    # SQLite hands out a new string per row and column; the texts that repeat (property names,
+    # values, and a deal's time, accord and event) are interned so each is held once.
     def load_confirmed(self) -> dict[str, dict[str, str]]:
         out: dict[str, dict[str, str]] = {}
+        intern = sys.intern
         for deal_id, prop, value in self._db.execute("SELECT deal_id, property, value FROM confirmed"):
-            out.setdefault(deal_id, {})[prop] = value
+            held = out.get(deal_id)
+            if held is None:
+                held = out[deal_id] = {}
+            held[intern(prop)] = intern(value)
         return out
 
     def load_desired(self) -> dict[str, dict[str, Desired]]:
         out: dict[str, dict[str, Desired]] = {}
+        intern = sys.intern
         rows = self._db.execute("SELECT deal_id, property, value, occurred_at, accord_id, event FROM desired")
         for deal_id, prop, value, occurred_at, accord_id, event in rows:
-            out.setdefault(deal_id, {})[prop] = Desired(value, occurred_at, accord_id, event)
+            held = out.get(deal_id)
+            if held is None:
+                held = out[deal_id] = {}
+            held[intern(prop)] = Desired(intern(value), intern(occurred_at), intern(accord_id), intern(event))
         return out
 
     def load_watermarks(self) -> dict[tuple[str, str], str]:

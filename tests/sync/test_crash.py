@@ -62,7 +62,7 @@ def test_kill_9_mid_push_then_rerun_converges(tmp_path):
              for i, d in enumerate(ids)]
     source = tmp_path / "events.jsonl"
     source.write_text("\n".join(lines) + "\n")
-    expected = {s.deal_id: dict(s.values) for s in parse_lines(lines, rules).snapshots}
+    expected = {s.deal_id: dict(s.values) for s in parse_lines(lines, rules).merged.values()}
 
     answered: list[int] = []
     server = make_server("127.0.0.1", 0, slow_updates(emulator.app, answered, 0.08),

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+import random
+from datetime import datetime, timezone
+from decimal import Decimal
+from urllib.parse import urlsplit
+
 import pytest
 
 from provisioner.sync.events import (
@@ -120,7 +126,8 @@ def test_parse_lines_counts_and_never_stops(rules):
     lines = [event(), "", "garbage", event(name="unknown_event"), event(deal_id="102", PROGRESS=500), event()]
     parsed = parse_lines(lines, rules)
     assert parsed.read == 5
-    assert [s.line_no for s in parsed.snapshots] == [1, 6]
+    assert parsed.valid == 2  # lines 1 and 6, one accord and deal: coalesced into the later line
+    assert [s.line_no for s in parsed.merged.values()] == [6]
     assert [i.line_no for i in parsed.invalid] == [3, 5]
     assert [i.event for i in parsed.ignored] == ["unknown_event"]
 
@@ -132,12 +139,42 @@ def test_coalesce_keeps_the_newest_value_per_field_whatever_the_input_order(rule
         event(at="2026-11-27T10:01:00Z", STATUS="Stalled", PROGRESS=20),
         event(deal_id="202", at="2026-11-27T09:00:00Z"),
     ]
-    merged = coalesce(parse_lines(lines, rules).snapshots)
+    parsed = parse_lines(lines, rules)
+    merged = parsed.merged
+    assert parsed.valid == 4
     assert set(merged) == {("acc_1", "101"), ("acc_1", "202")}
     snap = merged[("acc_1", "101")]
     assert snap.values["accord_status"] == "At Risk"
     assert snap.values["accord_progress"] == "20"
     assert snap.occurred_at == canonical_time("2026-11-27T10:05:00Z")
+    # Coalescing is the same however the snapshots come, and whether or not while reading.
+    singles = [parse_line(n, text, rules) for n, text in enumerate(lines, 1)]
+    for order in itertools.permutations(singles):
+        assert coalesce(order) == merged
+
+
+def test_coalesce_matches_merging_oldest_to_newest(rules):
+    """Per field the newest value by (occurred_at, line): ties in time go to the later line."""
+    rng = random.Random(3)
+    times = ["2026-11-27T10:00:00Z", "2026-11-27T10:01:00Z", "2026-11-27T10:02:00Z"]
+    fields = {"STATUS": ["On Track", "At Risk"], "PROGRESS": [1, 2, 3], "STAGE_NAME": ["A", "B", None]}
+    lines = []
+    for _ in range(300):
+        data = {name: rng.choice(choices) if rng.random() < 0.7 else ... for name, choices in fields.items()}
+        lines.append(event(deal_id=rng.choice(["1", "2"]), accord_id=rng.choice(["a", "b"]),
+                           at=rng.choice(times), **data))
+    snapshots = [parse_line(n, text, rules) for n, text in enumerate(lines, 1)]
+    expected: dict[tuple[str, str], dict[str, str]] = {}
+    newest: dict[tuple[str, str], Snapshot] = {}
+    for snap in sorted(snapshots, key=lambda s: (s.occurred_at, s.line_no)):
+        key = (snap.accord_id, snap.deal_id)
+        expected[key] = {**expected.get(key, {}), **snap.values}
+        newest[key] = snap
+    merged = parse_lines(lines, rules).merged
+    assert {key: dict(snap.values) for key, snap in merged.items()} == expected
+    assert {key: (s.line_no, s.event, s.occurred_at) for key, s in merged.items()} == {
+        key: (s.line_no, s.event, s.occurred_at) for key, s in newest.items()
+    }
 
 
 def test_rules_from_the_shipped_file():
@@ -151,3 +188,47 @@ def test_rules_from_the_shipped_file():
     assert rules.max_length == {"accord_url": 255}
     assert "accord_progress" in rules.number_properties and "accord_status" not in rules.number_properties
     assert rules.triggers == frozenset(make_config().sync.triggers)
+
+
+def _number_by_decimal(value) -> str:
+    number = Decimal(str(value).strip())
+    if number == number.to_integral_value():
+        return str(int(number))
+    text = format(number.normalize(), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+@pytest.mark.parametrize(
+    "given",
+    [0, -0.0, 0.0, 7, -12, 10**25, 45.5, 45.0, 0.1, 1e-5, 1e15 + 0.5, 2.0**53 - 1, 2.0**53, 1e16, 1e23, -1e23,
+     123456789.125, 3.141592653589793, -0.25, 99.99],
+)
+def test_the_quick_number_forms_match_the_decimal_ones(given):
+    assert normalise_number(given) == _number_by_decimal(given)
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["2026-11-27T10:00:00Z", "2026-11-27T10:00:00z", "2026-11-27T10:00:00.5Z", "2026-11-27T10:00:00.123456+00:00",
+     "2026-11-27T10:00:00.1234567Z", "2026-11-27 10:00:00Z", "2026-11-27T10:00Z", "2026-11-27T10:00:00,5Z",
+     "0999-01-01T00:00:00Z", "2026-11-27T11:00:00+01:00", "2026-11-27T10:00:00-00:00", " 2026-11-27T10:00:00Z "],
+)
+def test_utc_times_keep_the_form_of_the_general_conversion(given):
+    text = given.strip()
+    text = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+    moment = datetime.fromisoformat(text).astimezone(timezone.utc)
+    assert canonical_time(given) == moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://app.accord.example/a/acc_1", "http://x.example", "https://x.example:8443/a?b=c#d", "HTTPS://x.example/a",
+     "https://user@x.example/", "https:///path", "https://", "https:x.example", "ftp://x.example/a",
+     "https://x.example/a b", "https://[::1]/a", "https://x\u00e9.example/a", "https://x.example/\u00e9",
+     "https://x.example/a\tb", "mailto:a@x.example", "//x.example/a"],
+)
+def test_the_quick_url_check_agrees_with_urlsplit(rules, url):
+    parts = urlsplit(url)
+    valid = parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in url
+    result = parse_line(1, event(URL=url), rules)
+    assert isinstance(result, Snapshot if valid else Invalid), url
