@@ -124,7 +124,7 @@ class _WSGIAdapter(requests.adapters.BaseAdapter):
         super().__init__()
         self.app = app
 
-    def send(self, request, **kwargs):  # noqa: ARG002 - requests' adapter signature
+    def send(self, request, **kwargs):
         from werkzeug.test import EnvironBuilder, run_wsgi_app
 
         url = urlsplit(request.url)
