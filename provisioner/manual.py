@@ -58,9 +58,10 @@ def declared_steps(config: Config) -> list[ManualStep]:
             ManualStep(
                 id=f"access/{name}",
                 title=f"Set access of '{label}' ({name}) to \"{ACCESS_TEXT[level]}\"",
+                # The same clicks for every property (the title names it), so a plan can show them once.
                 instructions=(
                     "In HubSpot, open Settings > Data Management > Properties and choose Deal properties.",
-                    f"Search for '{label}' (internal name {name}) and click it to edit.",
+                    "Search for the property by its label or internal name and click it to edit.",
                     f"Under field access, change to \"{ACCESS_TEXT[level]}\""
                     + (" (needs HubSpot Enterprise)." if level == "view_only" else "."),
                     "Save.",

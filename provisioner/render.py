@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from provisioner.plan import ARCHIVE, CREATE, RESTORE, SET_RULE, UPDATE, Change, Plan
+from provisioner.plan import ARCHIVE, CREATE, RESTORE, SET_RULE, UPDATE, Change, ManualStep, Plan
 
 SYMBOLS = {CREATE: "+", RESTORE: "+", UPDATE: "~", SET_RULE: "~", ARCHIVE: "-"}
 COLOURS = {"+": "green", "~": "yellow", "-": "red", "-/+": "magenta"}
@@ -54,6 +54,20 @@ def _field_lines(change: Change) -> list[tuple[str, str]]:
     return [(k, _value(v)) for k, v in shown.items()]
 
 
+def _step_groups(steps: tuple[ManualStep, ...]) -> list[list[ManualStep]]:
+    """Consecutive steps that share their clicks (pending ones) or are confirmed, so clicks show once."""
+    groups: list[list[ManualStep]] = []
+    for step in steps:
+        last = groups[-1][-1] if groups else None
+        same = last is not None and last.is_confirmed == step.is_confirmed and (
+            step.is_confirmed or last.instructions == step.instructions)
+        if same:
+            groups[-1].append(step)
+        else:
+            groups.append([step])
+    return groups
+
+
 def render_text(plan: Plan, *, colour: bool = False) -> str:
     """Terraform-like text: one block per change, manual steps, notes, a summary line."""
 
@@ -73,12 +87,17 @@ def render_text(plan: Plan, *, colour: bool = False) -> str:
             lines.append(f"      # {change.note}")
     if plan.manual_steps:
         lines += ["", "Manual steps (HubSpot has no API for these; confirm each with `provisioner confirm`):"]
-        for step in plan.manual_steps:
-            if step.is_confirmed:
-                lines.append(f"  [x] {step.id}: {step.title} (confirmed {step.confirmed_at} by {step.confirmed_by})")
-                continue
-            lines.append(paint(f"  [ ] {step.id}: {step.title}", "bold"))
-            lines += [f"        {i}. {text}" for i, text in enumerate(step.instructions, start=1)]
+        for steps in _step_groups(plan.manual_steps):
+            for step in steps:
+                if step.is_confirmed:
+                    lines.append(f"  [x] {step.id}: {step.title} (confirmed {step.confirmed_at} by "
+                                 f"{step.confirmed_by})")
+                else:
+                    lines.append(paint(f"  [ ] {step.id}: {step.title}", "bold"))
+            if not steps[0].is_confirmed:
+                if len(steps) > 1:
+                    lines.append(f"        For each of the {len(steps)} steps above:")
+                lines += [f"        {i}. {text}" for i, text in enumerate(steps[0].instructions, start=1)]
     if plan.notes:
         lines += ["", "Notes:"] + [f"  - {note}" for note in plan.notes]
     lines += ["", paint(f"Plan: {plan.summary()}.", "bold")]
@@ -113,13 +132,17 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
         body.append("No changes. The portal matches the file.")
     if plan.manual_steps:
         body += ["", "#### Manual steps (no HubSpot API; confirm with `provisioner confirm`)", ""]
-        for step in plan.manual_steps:
-            if step.is_confirmed:
-                body.append(f"- [x] `{step.id}`: {_md(step.title)} (confirmed {step.confirmed_at} "
-                            f"by {_md(step.confirmed_by or '')})")
-            else:
-                body.append(f"- [ ] `{step.id}`: {_md(step.title)}")
-                body += [f"  {i}. {_md(text)}" for i, text in enumerate(step.instructions, start=1)]
+        for steps in _step_groups(plan.manual_steps):
+            for step in steps:
+                if step.is_confirmed:
+                    body.append(f"- [x] `{step.id}`: {_md(step.title)} (confirmed {step.confirmed_at} "
+                                f"by {_md(step.confirmed_by or '')})")
+                else:
+                    body.append(f"- [ ] `{step.id}`: {_md(step.title)}")
+            if not steps[0].is_confirmed:
+                if len(steps) > 1:
+                    body.append(f"\n  For each of the {len(steps)} steps above:")
+                body += [f"  {i}. {_md(text)}" for i, text in enumerate(steps[0].instructions, start=1)]
     if plan.notes:
         body += ["", "#### Notes", ""] + [f"- {_md(note)}" for note in plan.notes]
     text = "\n".join(head + body) + "\n"
