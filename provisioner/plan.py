@@ -91,8 +91,9 @@ class Plan:
         return sum(1 for change in self.changes if change.action == action)
 
     def summary(self) -> str:
-        created = self.count(CREATE) + self.count(RESTORE)
-        changed = self.count(UPDATE) + self.count(SET_RULE)
+        new_rules = sum(1 for c in self.changes if c.action == SET_RULE and c.before is None)
+        created = self.count(CREATE) + self.count(RESTORE) + new_rules
+        changed = self.count(UPDATE) + self.count(SET_RULE) - new_rules
         text = f"{created} to create, {changed} to change, {self.count(ARCHIVE)} to archive"
         if self.pending_steps:
             text += f"; {len(self.pending_steps)} manual step(s) to do by hand"

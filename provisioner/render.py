@@ -47,7 +47,7 @@ def _field_lines(change: Change) -> list[tuple[str, str]]:
         return [(f, f"{_value(change.before[f])} -> {_value(change.after[f])}") for f in fields]
     if change.action == ARCHIVE:
         return []
-    shown = {k: v for k, v in change.after.items() if v not in (None, [], "") and k not in ("name", "property_name")}
+    shown = {k: v for k, v in change.after.items() if v not in (None, [], "") and k not in ("name", "property_name", "rule_type")}
     if change.action == RESTORE:
         return [(k, _value(v) if change.before.get(k) == v else f"{_value(change.before.get(k))} -> {_value(v)}")
                 for k, v in shown.items()]

@@ -185,7 +185,7 @@ def test_run_drift_and_run_plan_against_the_emulator(capsys, portal):
     result, outputs = run_script(portal.workdir, "run-plan.sh", "plan-out", extra_env=env)
     assert result.returncode == 0, result.stderr
     assert outputs == {"status": "changes"}
-    assert (portal.workdir / "plan-out" / "plan.md").read_text().startswith("### provisioner plan: 8 to create")
+    assert (portal.workdir / "plan-out" / "plan.md").read_text().startswith("### provisioner plan: 9 to create")
     assert json.loads((portal.workdir / "plan-out" / "plan.json").read_text())["summary"]["has_changes"]
 
     assert run(capsys, "apply", "--auto-approve").code == 0

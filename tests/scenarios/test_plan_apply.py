@@ -30,7 +30,7 @@ def test_fresh_portal_plan_apply_converge(capsys, portal):
     for name in NAMES:
         assert f"+ property {name} will be created" in plan.out
     assert "+ rule accord_url/MAX_LENGTH will be set" in plan.out
-    assert "Plan: 8 to create, 1 to change, 0 to archive; 8 manual step(s) to do by hand." in plan.out
+    assert "Plan: 9 to create, 0 to change, 0 to archive; 8 manual step(s) to do by hand." in plan.out
     reads = portal.requests()
     assert len(reads) <= 5 and all(r["method"] == "GET" for r in reads)
 
@@ -233,7 +233,7 @@ def test_plan_formats(capsys, portal):
     data = json.loads(as_json.out)
     assert data["format_version"] == 1 and data["summary"]["create"] == 8
     markdown = run(capsys, "plan", "--format", "markdown")
-    assert markdown.out.startswith("### provisioner plan: 8 to create")
+    assert markdown.out.startswith("### provisioner plan: 9 to create")
     assert "- [ ] `sidebar`" in markdown.out
 
 
