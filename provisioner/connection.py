@@ -31,10 +31,17 @@ def connect(*, local: bool, api_version: str | None = None, tier: str | None = N
         client_options.setdefault("max_retries", int(retries))
     if local:
         from provisioner.emulator import Emulator, EmulatorSettings
+        from provisioner.emulator.persist import StateFileError
 
         state = local_state_path()
-        state.parent.mkdir(parents=True, exist_ok=True)
-        emulator = Emulator(EmulatorSettings(state_file=str(state), burst_limit=None, daily_limit=None))
+        try:
+            state.parent.mkdir(parents=True, exist_ok=True)
+            emulator = Emulator(EmulatorSettings(state_file=str(state), burst_limit=None, daily_limit=None))
+        except (StateFileError, OSError) as exc:
+            raise UsageError(
+                f"cannot open the local portal: {exc}",
+                hint="remove that file to start an empty local portal, or point PROVISIONER_LOCAL_STATE elsewhere",
+            ) from None
         return HubSpotClient(
             LOCAL_BASE_URL, "local", api_version=version, tier="unlimited", wsgi_app=emulator.app, **client_options
         )

@@ -38,3 +38,13 @@ def test_console_script_runs_the_main_job(tmp_path):
         done = subprocess.run([sys.executable, "-m", "provisioner", *args], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == code, done.stderr
+
+
+def test_a_damaged_local_portal_is_one_clear_error(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(SHIPPED, tmp_path / "hubspot_schema.yaml")
+    (tmp_path / ".provisioner").mkdir()
+    (tmp_path / ".provisioner" / "local-portal").write_text("not a portal")
+    result = run(capsys, "plan", "--local")
+    assert result.code == 1
+    assert "cannot open the local portal" in result.err and "Traceback" not in result.err
