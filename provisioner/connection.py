@@ -30,8 +30,7 @@ def connect(*, local: bool, api_version: str | None = None, tier: str | None = N
             raise UsageError(f"PROVISIONER_MAX_RETRIES must be a whole number, not {retries!r}")
         client_options.setdefault("max_retries", int(retries))
     if local:
-        from provisioner.emulator import Emulator, EmulatorSettings
-        from provisioner.emulator.persist import StateFileError
+        from provisioner.emulator import Emulator, EmulatorSettings, StateFileError
 
         state = local_state_path()
         try:
