@@ -10,7 +10,7 @@ from pathlib import Path
 
 from provisioner.client import HubSpotClient
 from provisioner.diff import diff
-from provisioner.errors import PortalGuardError, StalePlanError
+from provisioner.errors import PortalGuardError, StalePlanError, UsageError
 from provisioner.live import LiveState, read_live_state
 from provisioner.manual import apply_confirmations, confirmations_path, declared_steps, load_confirmations
 from provisioner.model import Config
@@ -44,11 +44,15 @@ def make_plan(client: HubSpotClient, config: Config) -> tuple[Plan, LiveState]:
 def save_plan(plan: Plan, path: str | os.PathLike) -> None:
     """Write the plan as JSON, atomically. It holds no token, only what the plan shows."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(plan.to_dict(), handle, indent=2, ensure_ascii=False)
-        handle.write("\n")
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(plan.to_dict(), handle, indent=2, ensure_ascii=False)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError(f"cannot write the plan to {path}: {exc.strerror or exc}") from None
 
 
 def load_plan(path: str | os.PathLike) -> Plan:

@@ -48,3 +48,13 @@ def test_a_damaged_local_portal_is_one_clear_error(capsys, tmp_path, monkeypatch
     result = run(capsys, "plan", "--local")
     assert result.code == 1
     assert "cannot open the local portal" in result.err and "Traceback" not in result.err
+
+
+def test_plan_out_creates_its_folder_and_reports_an_unwritable_path(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(SHIPPED, tmp_path / "hubspot_schema.yaml")
+    saved = run(capsys, "plan", "--local", "--out", "out/plan.json")
+    assert saved.code == 0 and (tmp_path / "out" / "plan.json").exists()
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    refused = run(capsys, "plan", "--local", "--out", "blocker/plan.json")
+    assert refused.code == 1 and "cannot write the plan to blocker/plan.json" in refused.err
