@@ -187,6 +187,15 @@ class HubSpotClient:
             )
         if tier not in TIERS:
             raise errors.UsageError(f"unknown rate-limit tier {tier!r}", hint="use one of: " + ", ".join(TIERS))
+        try:
+            parts = urlsplit(base_url)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:
+            valid = False
+        if not valid:
+            raise errors.UsageError(
+                f"not an http(s) address: {base_url!r}", hint="HUBSPOT_BASE_URL looks like http://127.0.0.1:8765"
+            )
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
         self.timeout = timeout
@@ -256,6 +265,8 @@ class HubSpotClient:
                 self._backoff(attempt, f"{type(exc).__name__} on {method} {path}")
                 attempt += 1
                 continue
+            except requests.RequestException as exc:  # a request that can never be sent: no retry
+                raise errors.ConnectionFailed(f"cannot send {method} {path} to {self.base_url}: {exc}") from None
             self.limiter.record(response.headers)
             status = response.status_code
             self.stats.by_status[status] += 1

@@ -219,3 +219,9 @@ def test_preflight_passes_quietly_when_hubspot_cannot_tell():
     client, _ = client_for(app)
     client.preflight_scopes(["crm.schemas.deals.write"])
     assert client.stats.requests == 1
+
+
+@pytest.mark.parametrize("url", ["notaurl", "http://", "ftp://x", "http://[::1"])
+def test_a_base_url_that_cannot_work_is_a_usage_error(url):
+    with pytest.raises(errors.UsageError, match="not an http"):
+        HubSpotClient(url, "t")
