@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -37,7 +37,6 @@ from provisioner.hubspot_json import (
     malformed,
     option_payload,
     property_payload,
-    record_from_json,
     results_of,
     rule_from_json,
 )
@@ -362,9 +361,6 @@ class HubSpotClient:
         payload = {GROUP_FIELDS[key]: value for key, value in changes.items()}
         return group_from_json(self.request("PATCH", self._properties(f"/groups/{quote(name)}"), body=payload))
 
-    def archive_group(self, name: str) -> None:
-        self.request("DELETE", self._properties(f"/groups/{quote(name)}"))
-
     # ---- properties ------------------------------------------------------------------------------
     def list_properties(self, archived: bool = False) -> list[LiveProperty]:
         body = self.request("GET", self._properties(), params={"archived": "true" if archived else "false"})
@@ -443,20 +439,6 @@ class HubSpotClient:
             "POST", self._deals("/batch/create"), body={"inputs": [{"properties": dict(v)} for v in values]}
         )
         return batch_result_from_json(body)
-
-    def list_deals(self, properties: list[str], limit: int = 100) -> Iterator[Record]:
-        """Every deal, following HubSpot's `after` cursor."""
-        after = None
-        while True:
-            params = {"limit": str(limit), "properties": ",".join(properties)}
-            if after:
-                params["after"] = after
-            body = self.request("GET", self._deals(), params=params)
-            for item in results_of(body, "deals"):
-                yield record_from_json(item)
-            after = ((body.get("paging") or {}).get("next") or {}).get("after")
-            if not after:
-                return
 
 
 def _check_batch(items: list) -> None:

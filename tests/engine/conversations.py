@@ -12,6 +12,7 @@ before, or stops sending one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -23,7 +24,7 @@ import vcr
 from provisioner.apply import apply_plan, verify_applied
 from provisioner.client import SCHEMA_SCOPES, HubSpotClient
 from provisioner.engine import load_plan, make_plan, save_plan
-from provisioner.model import Config
+from provisioner.model import Config, Property, ValidationRule
 
 ROOT = Path(__file__).resolve().parents[2]
 CASSETTES = ROOT / "cassettes" / "engine"
@@ -107,6 +108,18 @@ def race_409(c: HubSpotClient, config: Config):
     return apply_plan(c, load_plan(RACE_PLAN))
 
 
+def with_tombstone(config: Config) -> Config:
+    return dataclasses.replace(config, tombstones=("accord_legacy",))
+
+
+def apply_changes(c: HubSpotClient, config: Config):
+    """A converged portal edited by hand: a label, a group label, a rule, an archived property, and a
+    tombstone to archive. Apply updates, restores, re-sets the rule and archives, then reads back."""
+    plan, _ = make_plan(c, with_tombstone(config))
+    done = apply_plan(c, plan)
+    return plan, done, verify_applied(c, plan, sleep=lambda s: None)
+
+
 def retries(c: HubSpotClient, config: Config):
     plan, _ = make_plan(c, config)
     return plan
@@ -131,6 +144,7 @@ def preflight(c: HubSpotClient, config: Config):
 CONVERSATIONS: dict[str, Callable] = {
     "plan_empty": plan_empty,
     "apply_fresh": apply_fresh,
+    "apply_changes": apply_changes,
     "plan_converged": plan_converged,
     "race_409": race_409,
     "retries": retries,
@@ -156,8 +170,16 @@ def _record_on_emulator(name: str) -> None:
     emulator = Emulator(settings)
     config = load_shipped()
     with serve_in_thread(emulator, host="127.0.0.1", port=0) as base_url:
-        if name == "plan_converged":
+        if name in ("plan_converged", "apply_changes"):
             apply_plan(client(base_url), make_plan(client(base_url), config)[0])
+        if name == "apply_changes":  # what people did in HubSpot's UI since
+            hand = client(base_url)
+            hand.update_property("accord_status", {"label": "Status (edited by hand)"})
+            hand.update_group("accord_customer_collaboration_data", {"label": "Accord data"})
+            hand.put_validation_rule(ValidationRule("accord_url", "MAX_LENGTH", ("120",)))
+            hand.archive_property("accord_progress")
+            hand.create_property(Property("accord_legacy", "Accord legacy", "string", "text",
+                                          "accord_customer_collaboration_data", "An old field."))
         if name == "race_409":  # the racing apply happens before the recorded conversation
             plan, _ = make_plan(client(base_url), config)
             save_plan(plan, RACE_PLAN)

@@ -44,6 +44,17 @@ def test_apply_on_an_empty_portal():
                       ("POST", ["batch", "create"]), ("PUT", ["rule-type", "MAX_LENGTH"])]
 
 
+def test_apply_updates_restores_resets_and_archives():
+    (plan, done, missing), cassette = replay("apply_changes")
+    assert [(c.action, c.key) for c in plan.changes] == [
+        ("update", "accord_customer_collaboration_data"), ("restore", "accord_progress"),
+        ("update", "accord_status"), ("archive", "accord_legacy"), ("set_rule", "accord_url/MAX_LENGTH")]
+    assert missing == [] and len(done) == 5
+    writes = [(r.method, r.path.rsplit("/", 1)[-1]) for r in cassette.requests if r.method != "GET"]
+    assert writes == [("PATCH", "accord_customer_collaboration_data"), ("POST", "deals"),
+                      ("PATCH", "accord_status"), ("PUT", "MAX_LENGTH"), ("DELETE", "accord_legacy")]
+
+
 def test_converged_plan_has_nothing_to_do():
     plan, cassette = replay("plan_converged")
     assert not plan.has_changes and len(cassette.requests) == 5

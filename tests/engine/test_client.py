@@ -163,14 +163,6 @@ def test_batch_over_100_is_refused_before_sending():
     assert app.seen == []
 
 
-def test_list_deals_follows_paging():
-    page1 = {"results": [{"id": "1", "properties": {}}], "paging": {"next": {"after": "abc"}}}
-    page2 = {"results": [{"id": "2", "properties": {}}]}
-    app = Scripted((200, page1, {}), (200, page2, {}))
-    client, _ = client_for(app)
-    assert [r.id for r in client.list_deals(["dealname"])] == ["1", "2"]
-
-
 class FakeClock:
     def __init__(self):
         self.now = 0.0
