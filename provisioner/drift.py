@@ -76,6 +76,28 @@ class ManualCheck:
 
 
 @dataclass(frozen=True)
+class ValueDrift:
+    """A deal value that differs from what the sync last wrote (someone edited it by hand)."""
+
+    deal_id: str
+    property: str
+    declared: str  # what the sync wrote and HubSpot confirmed
+    live: str | None
+
+
+@dataclass(frozen=True)
+class ValuesChecked:
+    """The outcome of `drift --values`: the synced deals read back."""
+
+    deals_checked: int
+    edited: tuple[ValueDrift, ...] = ()
+    missing_deals: tuple[str, ...] = ()
+
+
+MAX_VALUES_SHOWN = 50
+
+
+@dataclass(frozen=True)
 class DriftReport:
     portal_id: int
     config_path: str
@@ -87,18 +109,31 @@ class DriftReport:
     notes: tuple[str, ...] = ()
     fix_restore: str = ""
     fix_accept: str = ""
+    values: ValuesChecked | None = None  # only with `drift --values`
     format_version: int = field(default=FORMAT_VERSION)
 
     @property
+    def has_value_drift(self) -> bool:
+        return self.values is not None and bool(self.values.edited or self.values.missing_deals)
+
+    @property
     def has_drift(self) -> bool:
-        return bool(self.items)
+        return bool(self.items) or self.has_value_drift
 
     def headline(self) -> str:
         where = f"portal {self.portal_id}" + (f" ({self.environment})" if self.environment else "")
-        if not self.items:
+        if not self.has_drift:
             return f"No drift: HubSpot {where} matches {self.config_path}"
-        verb = "differs" if len(self.items) == 1 else "differ"
-        return f"Drift in HubSpot {where}: {_count(len(self.items), 'object')} {verb} from {self.config_path}"
+        parts = []
+        if self.items:
+            verb = "differs" if len(self.items) == 1 else "differ"
+            parts.append(f"{_count(len(self.items), 'object')} {verb} from {self.config_path}")
+        if self.has_value_drift:
+            values = self.values
+            edited = f"{_count(len(values.edited), 'deal value')} edited by hand"
+            parts.append(edited + (f", {_count(len(values.missing_deals), 'deal')} gone"
+                                   if values.missing_deals else ""))
+        return f"Drift in HubSpot {where}: " + "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report (versioned by format_version; documented in docs/pipelines.md)."""
@@ -134,8 +169,18 @@ class DriftReport:
                 for c in self.manual_checks
             ],
             "notes": list(self.notes),
-            "fix": {"restore": self.fix_restore, "accept": self.fix_accept} if self.has_drift else None,
+            "fix": {"restore": self.fix_restore, "accept": self.fix_accept} if self.items else None,
+            "values": None if self.values is None else {
+                "deals_checked": self.values.deals_checked,
+                "edited": [{"deal_id": v.deal_id, "property": v.property, "synced": v.declared, "live": v.live}
+                           for v in self.values.edited],
+                "missing_deals": list(self.values.missing_deals),
+                "fix": VALUES_FIX if self.has_value_drift else None,
+            },
         }
+
+
+VALUES_FIX = "provisioner sync verify --repair"
 
 
 def _count(n: int, word: str) -> str:
@@ -185,8 +230,8 @@ def _item(change: Change) -> DriftItem:
     raise ValueError(f"unknown change action {change.action!r}")
 
 
-def drift_report(plan: Plan, *, checked_at: str | None = None) -> DriftReport:
-    """The drift between the file and the portal a plan was made against."""
+def drift_report(plan: Plan, *, checked_at: str | None = None, values: ValuesChecked | None = None) -> DriftReport:
+    """The drift between the file and the portal a plan was made against (and, given, the deal values)."""
     restore, accept = fix_commands(plan.config_path, plan.environment)
     return DriftReport(
         portal_id=plan.portal_id,
@@ -201,6 +246,7 @@ def drift_report(plan: Plan, *, checked_at: str | None = None) -> DriftReport:
         notes=plan.notes,
         fix_restore=restore,
         fix_accept=accept,
+        values=values,
     )
 
 
@@ -223,12 +269,30 @@ def render_text(report: DriftReport) -> str:
     if report.items:
         lines += ["", "To restore the file's state in the portal:", f"  {report.fix_restore}",
                   "To accept the portal's state into the file (then open a pull request):", f"  {report.fix_accept}"]
+    if report.values is not None:
+        lines += ["", _values_line(report.values)]
+        for v in report.values.edited[:MAX_VALUES_SHOWN]:
+            lines.append(f"  ! deal {v.deal_id}: {v.property}: synced {_shown(v.declared)}, portal {_shown(v.live)}")
+        lines += _more(len(report.values.edited))
+        lines += [f"  ! deal {deal} no longer exists in HubSpot" for deal in report.values.missing_deals]
+        if report.has_value_drift:
+            lines += ["To restore the synced values:", f"  {VALUES_FIX}"]
     if report.manual_checks:
         lines += ["", "Not checked (no HubSpot API can read these; never counted as drift):"]
         lines += [f"  - {c.id}: {c.title} ({c.status})" for c in report.manual_checks]
     if report.notes:
         lines += ["", "Notes:"] + [f"  - {note}" for note in report.notes]
     return "\n".join(lines) + "\n"
+
+
+def _values_line(values: ValuesChecked) -> str:
+    return (f"Deal values: {values.deals_checked} synced deal(s) read back, {len(values.edited)} value(s) "
+            f"edited by hand, {len(values.missing_deals)} deal(s) gone.")
+
+
+def _more(count: int) -> list[str]:
+    hidden = count - MAX_VALUES_SHOWN
+    return [f"  ... and {hidden} more (provisioner drift --values --format json lists them all)"] if hidden > 0 else []
 
 
 def render_json(report: DriftReport) -> str:
@@ -275,6 +339,17 @@ def render_markdown(report: DriftReport) -> str:
         if any(item.risky for item in report.items):
             lines += ["", ":warning: A property's type changed: restoring it makes HubSpot convert or clear "
                           "existing values, and `apply` needs `--allow-type-change`."]
+    if report.values is not None:
+        lines += ["", "#### Deal values", "", _values_line(report.values)]
+        if report.values.edited:
+            lines += ["", "| Deal | Property | Synced | In HubSpot |", "|---|---|---|---|"]
+            lines += [f"| `{v.deal_id}` | `{v.property}` | {_code(v.declared)} | {_code(v.live)} |"
+                      for v in report.values.edited[:MAX_VALUES_SHOWN]]
+            lines += _more(len(report.values.edited))
+        if report.values.missing_deals:
+            lines += ["", "Deals gone from HubSpot: " + ", ".join(f"`{d}`" for d in report.values.missing_deals)]
+        if report.has_value_drift:
+            lines += ["", "To restore the synced values:", "", "```sh", VALUES_FIX, "```"]
     if report.manual_checks:
         lines += ["", "#### Not checked: no HubSpot API can read these (never counted as drift)", ""]
         for c in report.manual_checks:

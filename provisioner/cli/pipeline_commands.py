@@ -21,25 +21,43 @@ from provisioner.live import read_live_state
 log = logging.getLogger(__name__)
 
 
+def _read_values(client, config) -> drift_module.ValuesChecked:
+    """The deals the value sync wrote, read back against what HubSpot last confirmed to it."""
+    from provisioner.sync.events import Rules
+    from provisioner.sync.store import SyncStore
+    from provisioner.sync.verify import verify
+
+    if not Path(config.sync.store_path).exists():
+        return drift_module.ValuesChecked(0)  # nothing was ever pushed from here
+    with SyncStore(config.sync.store_path) as store:
+        report = verify(client, store, Rules.from_config(config))
+    edited = tuple(drift_module.ValueDrift(d.deal_id, d.property, d.expected, d.actual) for d in report.differences)
+    return drift_module.ValuesChecked(report.deals_checked, edited, tuple(report.missing))
+
+
 @click.command()
 @config_option
 @portal_options
 @click.option("--format", "fmt", type=click.Choice(sorted(drift_module.RENDERERS)), default="text",
               show_default=True, help="text for a terminal, json for alerting, markdown for an issue or chat.")
+@click.option("--values", "check_values", is_flag=True,
+              help="Also read the synced deals back (100 a request) and report values edited by hand.")
 @click.pass_context
-def drift(ctx, config_file, environment, local, api_version, tier, fmt):
+def drift(ctx, config_file, environment, local, api_version, tier, fmt, check_values):
     """What differs between the file and the portal, for cron.
 
     Exit 0: nothing differs. Exit 2: drift (each field with the declared and the live value).
     Exit 1: the check failed (an unreachable portal is never "no drift"). View-only access and the
     sidebar cannot be read from HubSpot: they are listed apart with when they were last confirmed,
-    and never count as drift.
+    and never count as drift. With --values, the deals the value sync wrote are read back too, and
+    a value edited by hand (or a deal gone) is drift.
     """
     checked_at = utc_now()
     try:
         config = load(config_file, environment)
         client = open_client(local, api_version, tier, config.api_version)
         plan, live = make_plan(client, config)
+        values = _read_values(client, config) if check_values else None
     except ProvisionerError as error:
         # The alert must say the check failed; the error line itself goes to stderr as usual.
         if fmt == "json":
@@ -47,7 +65,7 @@ def drift(ctx, config_file, environment, local, api_version, tier, fmt):
         elif fmt == "markdown":
             click.echo(drift_module.render_error_markdown(str(error), error.hint, checked_at=checked_at), nl=False)
         raise
-    report = drift_module.drift_report(plan, checked_at=checked_at)
+    report = drift_module.drift_report(plan, checked_at=checked_at, values=values)
     log.info("Read portal %s in %d request(s)", live.portal_id, client.stats.requests)
     for item in report.items:
         log.info("Detected %s", item.summary[0].lower() + item.summary[1:])
