@@ -1,0 +1,32 @@
+"""The CLI's contract with scripts: exit codes, and usage errors that never look like "changes"."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.scenarios.harness import run
+
+
+@pytest.mark.parametrize("args", [
+    ["plan", "--no-such-option"],
+    ["no-such-command"],
+    ["plan", "--format", "yaml"],
+    ["drift", "--tier", "gold"],
+    ["apply", "a.json", "b.json"],
+])
+def test_usage_errors_exit_1_never_2(capsys, args):
+    result = run(capsys, *args)
+    assert result.code == 1
+    assert "Error:" in result.err or "error:" in result.err
+
+
+def test_every_command_has_help(capsys):
+    for command in (["plan"], ["apply"], ["drift"], ["export"], ["validate"], ["schema"], ["confirm"],
+                    ["sync", "push"], ["sync", "verify"], ["emulator", "serve"]):
+        result = run(capsys, *command, "--help")
+        assert result.code == 0 and "Usage: provisioner" in result.out, command
+
+
+def test_version(capsys):
+    result = run(capsys, "--version")
+    assert result.code == 0 and result.out.startswith("provisioner, version ")
