@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 
 import click
@@ -103,6 +104,8 @@ def serve(host, port, state_file, request_log, token, scopes, portal_id, account
     click.echo(f"HubSpot emulator listening on {url} (portal {portal_id}; Ctrl-C to stop)", err=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
+    # `kill PID` (SIGTERM, as from a service manager or CI) stops it as cleanly as Ctrl-C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         while thread.is_alive():
             thread.join(timeout=0.5)

@@ -76,6 +76,9 @@ def _serve(state: str, log: str):
         [sys.executable, "-m", "provisioner", "emulator", "serve", "--port", "0", "--state", state,
          "--request-log", log, "--burst-limit", "0"],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        # A shell without job control starts background jobs with SIGINT ignored, and a child
+        # inherits that; give the server the default disposition, as a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     line = process.stderr.readline()
     match = re.search(r"http://127\.0\.0\.1:\d+", line)
@@ -112,6 +115,14 @@ def test_serve_stops_cleanly_on_ctrl_c(tmp_path):
     process, url = _serve(str(tmp_path / "portal.sqlite"), str(tmp_path / "log.jsonl"))
     assert Http(url)("GET", "/account-info/v3/details").json()["portalId"] == 12345678
     process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=10) == 0
+    assert "Stopping the emulator." in process.stderr.read()
+
+
+def test_serve_stops_cleanly_on_sigterm(tmp_path):
+    process, url = _serve(str(tmp_path / "portal.sqlite"), str(tmp_path / "log.jsonl"))
+    assert Http(url)("GET", "/account-info/v3/details").status_code == 200
+    process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=10) == 0
     assert "Stopping the emulator." in process.stderr.read()
 
