@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from provisioner.client import HubSpotClient
+from provisioner.diff import PROPERTY_MANAGED, changed_fields
 from provisioner.errors import ApplyError, ConflictError, ProvisionerError, StalePlanError, UnsafeChangeError
 from provisioner.live import LiveState, read_schema
 from provisioner.model import Config, SchemaState
@@ -149,10 +150,8 @@ class _Applier:
             self.done.append(f"created property '{prop.name}'")
 
     def _converge(self, name: str, live: dict[str, Any], desired: dict[str, Any]) -> None:
-        fields = tuple(f for f in ("label", "description", "type", "field_type", "group_name", "options")
-                       if desired[f] != live[f])
-        if desired.get("display_order") is not None and desired["display_order"] != live["display_order"]:
-            fields += ("display_order",)
+        """Update what differs from the desired fields (after a restore, or a create that lost a race)."""
+        fields = changed_fields(desired, live, PROPERTY_MANAGED)
         if fields:
             self.client.update_property(name, _property_changes(desired, fields))
 

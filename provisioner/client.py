@@ -55,7 +55,6 @@ RETRYABLE_STATUS = frozenset({423, 500, 502, 503, 504, 520, 521, 522, 523, 524, 
 BATCH_LIMIT = 100
 TOKEN_INFO_PATH = "/oauth/v2/private-apps/get/access-token-info"
 SCHEMA_SCOPES = ("crm.schemas.deals.read", "crm.schemas.deals.write")
-RECORD_SCOPES = ("crm.objects.deals.read", "crm.objects.deals.write")
 
 
 @dataclass

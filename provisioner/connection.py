@@ -20,9 +20,14 @@ def local_state_path() -> Path:
     return Path(os.environ.get("PROVISIONER_LOCAL_STATE") or DEFAULT_LOCAL_STATE)
 
 
-def connect(*, local: bool, api_version: str | None = None, tier: str | None = None, **client_options) -> HubSpotClient:
-    """A client for the portal the command should use, from the --local flag and the environment."""
-    version = api_version or os.environ.get("HUBSPOT_API_VERSION") or "2026-03"
+def connect(*, local: bool, api_version: str | None = None, tier: str | None = None,
+            default_api_version: str | None = None, **client_options) -> HubSpotClient:
+    """A client for the portal the command should use, from the --local flag and the environment.
+
+    API version: ``api_version`` (a flag), else HUBSPOT_API_VERSION, else ``default_api_version``
+    (the file's), else 2026-03.
+    """
+    version = api_version or os.environ.get("HUBSPOT_API_VERSION") or default_api_version or "2026-03"
     tier = tier or os.environ.get("HUBSPOT_TIER") or "starter"
     retries = os.environ.get("PROVISIONER_MAX_RETRIES")
     if retries is not None:

@@ -29,7 +29,7 @@ GROUP_MANAGED = ("label", "display_order")
 PROPERTY_MANAGED = ("label", "description", "type", "field_type", "group_name", "display_order", "options")
 
 
-def _changed_fields(desired: dict[str, Any], live: dict[str, Any], managed: Iterable[str]) -> tuple[str, ...]:
+def changed_fields(desired: dict[str, Any], live: dict[str, Any], managed: Iterable[str]) -> tuple[str, ...]:
     out = []
     for name in managed:
         if name == "display_order" and desired[name] is None:
@@ -50,7 +50,7 @@ def _diff_groups(desired: SchemaState, live: SchemaState) -> list[Change]:
             changes.append(Change(CREATE, GROUP, name, None, after))
             continue
         before = group_fields(current)
-        changed = _changed_fields(after, before, GROUP_MANAGED)
+        changed = changed_fields(after, before, GROUP_MANAGED)
         if changed:
             changes.append(Change(UPDATE, GROUP, name, before, after, changed))
     return changes
@@ -68,7 +68,7 @@ def _diff_properties(config: Config, live: LiveState) -> tuple[list[Change], lis
         current = state.properties.get(name)
         if current is not None:
             before = property_fields(current)
-            changed = _changed_fields(after, before, PROPERTY_MANAGED)
+            changed = changed_fields(after, before, PROPERTY_MANAGED)
             if changed:
                 risky = "type" in changed
                 note = (

@@ -13,7 +13,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner.diff import PROPERTY_MANAGED, _changed_fields
+from provisioner.diff import PROPERTY_MANAGED, changed_fields
 from provisioner.plan import ARCHIVE, CREATE, GROUP, PROPERTY, RESTORE, RULE, SET_RULE, UPDATE, Change, Plan
 from provisioner.render import _md, _value
 
@@ -214,7 +214,7 @@ def _item(change: Change) -> DriftItem:
             summary += " (its type changed: restoring it converts or clears existing values)"
         return DriftItem(change.kind, change.key, CHANGED, summary, fields, change.risky)
     if change.action == RESTORE:
-        changed = _changed_fields(change.after, change.before, PROPERTY_MANAGED)
+        changed = changed_fields(change.after, change.before, PROPERTY_MANAGED)
         fields = (FieldDrift("state", "active", "archived"),) + tuple(
             FieldDrift(f, change.after[f], change.before.get(f)) for f in changed)
         summary = f"{subject} was archived in HubSpot (it is in the recycle bin with its values)"

@@ -24,7 +24,6 @@ from provisioner.errors import UsageError
 from provisioner.live import LiveState
 from provisioner.model import FIELD_TYPES, Config, Group, Property, ValidationRule
 
-RULE_NAMES = {rule_type: key for key, rule_type in RULE_KEYS.items()}
 # Fields an environment may override, besides access (which no API can read).
 OVERRIDABLE = ("label", "description", "display_order", "options", "rules")
 NUMBER_RULES = ("min_number", "max_number")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-import os
 
 import click
 
 from provisioner.client import API_VERSIONS, TIERS, HubSpotClient
 from provisioner.connection import connect
+from provisioner.model import Config
 
 DEFAULT_CONFIG = "hubspot_schema.yaml"
 
@@ -45,8 +45,14 @@ def portal_options(func):
     return wrapper
 
 
+def load(config_file: str, environment: str | None) -> Config:
+    """The command's config file, for the chosen environment (ConfigError lists every problem)."""
+    from provisioner.config import load_config
+
+    return load_config(config_file, environment=environment)
+
+
 def open_client(local: bool, api_version: str | None = None, tier: str | None = None,
                 file_api_version: str | None = None) -> HubSpotClient:
-    """The client for this command: flag, then environment, then the file's api_version."""
-    version = api_version or os.environ.get("HUBSPOT_API_VERSION") or file_api_version
-    return connect(local=local, api_version=version, tier=tier)
+    """The client for this command: flag, then HUBSPOT_API_VERSION, then the file's api_version."""
+    return connect(local=local, api_version=api_version, tier=tier, default_api_version=file_api_version)

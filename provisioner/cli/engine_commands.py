@@ -9,7 +9,7 @@ import sys
 import click
 
 from provisioner.apply import apply_plan, check_allowed, check_fresh, verify_applied
-from provisioner.cli.common import config_option, open_client, portal_options
+from provisioner.cli.common import config_option, load, open_client, portal_options
 from provisioner.client import SCHEMA_SCOPES
 from provisioner.engine import load_plan, make_plan, save_plan, utc_now
 from provisioner.errors import EXIT_CHANGES, ApplyError, StalePlanError, UsageError
@@ -17,12 +17,6 @@ from provisioner.manual import confirmations_path, declared_steps, record_confir
 from provisioner.render import RENDERERS, render_text
 
 FORMATS = click.Choice(sorted(RENDERERS))
-
-
-def load(config_file: str, environment: str | None):
-    from provisioner.config import load_config
-
-    return load_config(config_file, environment=environment)
 
 
 def use_colour() -> bool:

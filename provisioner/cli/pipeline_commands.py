@@ -11,8 +11,7 @@ import click
 import yaml
 
 from provisioner import drift as drift_module
-from provisioner.cli.common import config_option, open_client, portal_options
-from provisioner.cli.engine_commands import load
+from provisioner.cli.common import config_option, load, open_client, portal_options
 from provisioner.engine import check_portal_guard, make_plan, utc_now
 from provisioner.errors import EXIT_CHANGES, ProvisionerError, UsageError
 from provisioner.export import ExistingFile, export_document, write_export

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from provisioner.cli.common import config_option, open_client, portal_options
+from provisioner.cli.common import config_option, load, open_client, portal_options
 from provisioner.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UsageError
 
 FORMAT = click.option(
@@ -21,12 +21,6 @@ STORE = click.option(
     help="The sync store (SQLite) to use instead of the file's sync.store.",
 )
 MAX_PROBLEM_LINES = 20
-
-
-def _load(config_file: str, environment: str | None):
-    from provisioner.config import load_config
-
-    return load_config(config_file, environment=environment)
 
 
 def _open_store(config, store_path: str | None):
@@ -95,7 +89,7 @@ def _run_push(ctx, config_file, environment, local, api_version, tier, store_pat
     from provisioner.sync.engine import push
     from provisioner.sync.events import Rules, parse_lines
 
-    config = _load(config_file, environment)
+    config = load(config_file, environment)
     rules = Rules.from_config(config)
     client = None if dry_run else open_client(local, api_version, tier, config.api_version)
     with _open_store(config, store_path) as store:
@@ -158,7 +152,7 @@ def verify_command(ctx, config_file, environment, local, api_version, tier, repa
     from provisioner.sync.events import Rules
     from provisioner.sync.verify import verify
 
-    config = _load(config_file, environment)
+    config = load(config_file, environment)
     rules = Rules.from_config(config)
     client = open_client(local, api_version, tier, config.api_version)
     with _open_store(config, store_path) as store:
@@ -196,7 +190,7 @@ def verify_command(ctx, config_file, environment, local, api_version, tier, repa
 @STORE
 def dead_letters_command(config_file, environment, fmt, store_path):
     """List the records set aside (bad input, or rejected by HubSpot) with their reasons."""
-    config = _load(config_file, environment)
+    config = load(config_file, environment)
     with _open_store(config, store_path) as store:
         letters = store.dead_letters()
     if fmt == "json":
@@ -220,7 +214,7 @@ def retry_command(ctx, config_file, environment, local, api_version, tier, ids, 
 
     Those that pass leave the dead-letter list; those that fail again are set aside anew.
     """
-    config = _load(config_file, environment)
+    config = load(config_file, environment)
     with _open_store(config, store_path) as store:
         letters = store.dead_letters(ids or None)
     if ids and len(letters) != len(set(ids)):

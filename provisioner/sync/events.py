@@ -173,12 +173,6 @@ def _kind(accord_field: str, prop: str, number_properties: frozenset[str]) -> in
     return _TEXT
 
 
-def _check_field(accord_field: str, prop: str, value: object, rules: Rules) -> tuple[str | None, str | None]:
-    """(normalised value, None) or (None, reason)."""
-    kind = _kind(accord_field, prop, rules.number_properties)
-    return _check(accord_field, prop, kind, rules.max_length.get(prop), value)
-
-
 def _check(accord_field: str, prop: str, kind: int, limit: int | None, value: object) -> tuple[str | None, str | None]:
     if value is None:
         return "", None

@@ -141,6 +141,11 @@ def preflight(c: HubSpotClient, config: Config):
     c.preflight_scopes(SCHEMA_SCOPES)
 
 
+def seed_deals(c: HubSpotClient, config: Config):
+    """The batch create the tests and benchmarks seed deals with."""
+    return c.batch_create_deals([{"dealname": f"Deal {i}", "amount": str(100 * i)} for i in range(3)])
+
+
 CONVERSATIONS: dict[str, Callable] = {
     "plan_empty": plan_empty,
     "apply_fresh": apply_fresh,
@@ -151,6 +156,7 @@ CONVERSATIONS: dict[str, Callable] = {
     "unauthorized": unauthorized,
     "missing_scopes": missing_scopes,
     "preflight": preflight,
+    "seed_deals": seed_deals,
 }
 
 

@@ -94,6 +94,14 @@ def test_preflight_names_missing_scopes_before_any_write():
     assert caught.value.required_scopes == ["crm.schemas.deals.write"]
 
 
+def test_batch_create_of_deals_returns_their_ids():
+    result, cassette = replay("seed_deals")
+    assert result.status == 200 and len(result.results) == 3
+    assert [r.properties["dealname"] for r in result.results] == ["Deal 0", "Deal 1", "Deal 2"]
+    assert all(r.id.isdigit() for r in result.results)
+    assert [(r.method, r.path.rsplit("/", 2)[-2:]) for r in cassette.requests] == [("POST", ["batch", "create"])]
+
+
 def test_no_cassette_holds_a_token():
     for path in CASSETTES.glob("*.yaml"):
         text = path.read_text()

@@ -14,7 +14,7 @@ from tests.sync.fakes import FakeDeals
 @pytest.fixture
 def cli_config(tmp_path, monkeypatch):
     config = make_config(str(tmp_path / "store" / "sync.sqlite"))
-    monkeypatch.setattr(sync_commands, "_load", lambda path, env: config)
+    monkeypatch.setattr(sync_commands, "load", lambda path, env: config)
     return config
 
 
