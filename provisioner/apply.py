@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from provisioner.client import HubSpotClient
 from provisioner.diff import PROPERTY_MANAGED, changed_fields
 from provisioner.errors import ApplyError, ConflictError, ProvisionerError, StalePlanError, UnsafeChangeError
-from provisioner.live import LiveState, read_schema
+from provisioner.hubspot.client import HubSpotClient
+from provisioner.hubspot.live import LiveState, read_schema
 from provisioner.model import Config, SchemaState
 from provisioner.plan import (
     ARCHIVE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from provisioner.live import LiveState
+from provisioner.hubspot.live import LiveState
 from provisioner.model import Config, Group, Property, SchemaState
 from provisioner.plan import (
     ARCHIVE,

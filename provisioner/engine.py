@@ -8,10 +8,10 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from provisioner.client import HubSpotClient
 from provisioner.diff import diff
 from provisioner.errors import PortalGuardError, StalePlanError, UsageError
-from provisioner.live import LiveState, read_live_state
+from provisioner.hubspot.client import HubSpotClient
+from provisioner.hubspot.live import LiveState, read_live_state
 from provisioner.manual import apply_confirmations, confirmations_path, declared_steps, load_confirmations
 from provisioner.model import Config
 from provisioner.plan import Plan

@@ -21,7 +21,7 @@ import yaml
 from provisioner.config.build import RULE_KEYS
 from provisioner.config.semantic import ACCORD_FIELD_TYPES
 from provisioner.errors import UsageError
-from provisioner.live import LiveState
+from provisioner.hubspot.live import LiveState
 from provisioner.model import FIELD_TYPES, Config, Group, Property, ValidationRule
 
 # Fields an environment may override, besides access (which no API can read).

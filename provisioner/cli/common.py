@@ -6,8 +6,8 @@ import functools
 
 import click
 
-from provisioner.client import API_VERSIONS, TIERS, HubSpotClient
-from provisioner.connection import connect
+from provisioner.hubspot.client import API_VERSIONS, TIERS, HubSpotClient
+from provisioner.hubspot.connect import connect
 from provisioner.model import Config
 
 DEFAULT_CONFIG = "hubspot_schema.yaml"

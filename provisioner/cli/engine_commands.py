@@ -10,9 +10,9 @@ import click
 
 from provisioner.apply import apply_plan, check_allowed, check_fresh, verify_applied
 from provisioner.cli.common import config_option, load, open_client, portal_options
-from provisioner.client import SCHEMA_SCOPES
 from provisioner.engine import load_plan, make_plan, save_plan, utc_now
 from provisioner.errors import EXIT_CHANGES, ApplyError, StalePlanError, UsageError
+from provisioner.hubspot.client import SCHEMA_SCOPES
 from provisioner.manual import confirmations_path, declared_steps, record_confirmations
 from provisioner.render import RENDERERS, render_text
 

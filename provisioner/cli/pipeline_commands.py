@@ -15,7 +15,7 @@ from provisioner.cli.common import config_option, load, open_client, portal_opti
 from provisioner.engine import check_portal_guard, make_plan, utc_now
 from provisioner.errors import EXIT_CHANGES, ProvisionerError, UsageError
 from provisioner.export import ExistingFile, export_document, write_export
-from provisioner.live import read_live_state
+from provisioner.hubspot.live import read_live_state
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from provisioner.client import HubSpotClient
 from provisioner.errors import ApiError, ConnectionFailed, ProvisionerError
+from provisioner.hubspot.client import HubSpotClient
 from provisioner.sync.events import ParsedInput, Rules, Snapshot
 from provisioner.sync.sender import FAILED, MISSING, WRITTEN, Outcome, send_updates
 from provisioner.sync.store import Desired, NewDeadLetter, SyncStore, event_line

@@ -11,7 +11,6 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from provisioner.client import BatchResult, HubSpotClient
 from provisioner.errors import (
     DailyLimitError,
     NotFoundError,
@@ -20,6 +19,7 @@ from provisioner.errors import (
     RequestValidationError,
     ServerError,
 )
+from provisioner.hubspot.client import BatchResult, HubSpotClient
 
 BATCH_SIZE = 100
 

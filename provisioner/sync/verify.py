@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from provisioner.client import HubSpotClient
 from provisioner.errors import NotFoundError
+from provisioner.hubspot.client import HubSpotClient
 from provisioner.sync.events import Rules, normalise_number
 from provisioner.sync.sender import BATCH_SIZE, WRITTEN, send_updates
 from provisioner.sync.store import SyncStore

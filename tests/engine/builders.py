@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from provisioner.live import LiveState
+from provisioner.hubspot.live import LiveState
 from provisioner.model import Config, Group, Property, SchemaState, Sidebar, ValidationRule
 
 GROUP = "accord_customer_collaboration_data"

@@ -22,8 +22,8 @@ from pathlib import Path
 import vcr
 
 from provisioner.apply import apply_plan, verify_applied
-from provisioner.client import SCHEMA_SCOPES, HubSpotClient
 from provisioner.engine import load_plan, make_plan, save_plan
+from provisioner.hubspot.client import SCHEMA_SCOPES, HubSpotClient
 from provisioner.model import Config, Property, ValidationRule
 
 ROOT = Path(__file__).resolve().parents[2]

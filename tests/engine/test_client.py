@@ -7,7 +7,7 @@ import json
 import pytest
 
 from provisioner import errors
-from provisioner.client import HubSpotClient, RateLimiter
+from provisioner.hubspot.client import HubSpotClient, RateLimiter
 
 
 class Scripted:

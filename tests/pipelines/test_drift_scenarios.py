@@ -8,8 +8,8 @@ import socket
 
 import pytest
 
-from provisioner import connection
-from provisioner.client import HubSpotClient
+from provisioner.hubspot import connect
+from provisioner.hubspot.client import HubSpotClient
 from provisioner.model import ValidationRule
 from tests.pipelines.test_environments import ENVIRONMENTS
 from tests.scenarios.harness import run
@@ -91,7 +91,7 @@ def test_unreachable_portal_is_an_error_never_no_drift(capsys, tmp_path, monkeyp
     portal.config()
     monkeypatch.setenv("HUBSPOT_BASE_URL", f"http://127.0.0.1:{closed_port()}")
     # The client's retries and backoff are real; only the waiting is skipped.
-    monkeypatch.setattr(connection, "HubSpotClient", functools.partial(HubSpotClient, sleep=lambda s: None))
+    monkeypatch.setattr(connect, "HubSpotClient", functools.partial(HubSpotClient, sleep=lambda s: None))
     result = run(capsys, "drift", "--format", fmt)
     assert result.code == 1
     assert "error: could not reach http://127.0.0.1:" in result.err

@@ -57,12 +57,12 @@ def test_errors_are_json_lines_with_hint_and_exit_code(capsys, tmp_path, monkeyp
 
 def test_debug_logs_never_show_the_token(capsys, portal, monkeypatch):
     drifted(capsys, portal, monkeypatch)
-    logging.getLogger("provisioner.client").debug("header Authorization: Bearer %s", TOKEN)
+    logging.getLogger("provisioner.hubspot.client").debug("header Authorization: Bearer %s", TOKEN)
     result = run(capsys, "-vv", "--log-format", "json", "drift")
     assert result.code == 2
     assert TOKEN not in result.err
     configure_logging(verbose=2, fmt="json")
-    logging.getLogger("provisioner.client").debug("header Authorization: Bearer %s", TOKEN)
+    logging.getLogger("provisioner.hubspot.client").debug("header Authorization: Bearer %s", TOKEN)
     err = capsys.readouterr().err
     assert TOKEN not in err and "Bearer ***" in err
 

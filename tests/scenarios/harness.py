@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from provisioner.cli import main
-from provisioner.client import HubSpotClient
+from provisioner.hubspot.client import HubSpotClient
 
 SHIPPED = Path(__file__).resolve().parents[2] / "hubspot_schema.yaml"
 

@@ -5,8 +5,8 @@ Scenario tests against the emulator (test_scenarios.py) cover the real wire form
 
 from __future__ import annotations
 
-from provisioner.client import BatchError, BatchResult, Record, RequestStats
 from provisioner.errors import RequestValidationError, ServerError
+from provisioner.hubspot.client import BatchError, BatchResult, Record, RequestStats
 
 
 class Crash(BaseException):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from provisioner.client import HubSpotClient
+from provisioner.hubspot.client import HubSpotClient
 from provisioner.model import Config, Group
 from tests.sync.conftest import GROUP
 

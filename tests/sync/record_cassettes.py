@@ -15,7 +15,7 @@ from pathlib import Path
 
 import vcr
 
-from provisioner.client import HubSpotClient
+from provisioner.hubspot.client import HubSpotClient
 from provisioner.sync.engine import push
 from provisioner.sync.events import Rules, parse_lines
 from provisioner.sync.store import SyncStore

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from provisioner.client import HubSpotClient
+from provisioner.hubspot.client import HubSpotClient
 from tests.sync.fakes import FakeDeals
 from tests.sync.record_cassettes import (
     CASSETTES,

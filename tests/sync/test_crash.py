@@ -12,9 +12,9 @@ from pathlib import Path
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from provisioner.client import HubSpotClient
 from provisioner.config import load_config
 from provisioner.emulator import Emulator, EmulatorSettings
+from provisioner.hubspot.client import HubSpotClient
 from provisioner.sync.events import Rules, parse_lines
 from provisioner.sync.store import SyncStore
 from tests.sync.conftest import event

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from provisioner.client import HubSpotClient
 from provisioner.emulator import Emulator, EmulatorSettings
+from provisioner.hubspot.client import HubSpotClient
 from provisioner.model import ValidationRule
 from provisioner.sync.engine import push
 from provisioner.sync.events import parse_lines

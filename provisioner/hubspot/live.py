@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from provisioner.client import HubSpotClient
+from provisioner.hubspot.client import HubSpotClient
 from provisioner.model import SchemaState
 
 

@@ -22,7 +22,7 @@ import requests
 from requests.structures import CaseInsensitiveDict
 
 from provisioner import errors
-from provisioner.hubspot_json import (
+from provisioner.hubspot.wire import (
     GROUP_FIELDS,
     PROPERTY_FIELDS,
     AccountDetails,

@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from provisioner.client import DEFAULT_BASE_URL, HubSpotClient
 from provisioner.errors import UsageError
+from provisioner.hubspot.client import DEFAULT_BASE_URL, HubSpotClient
 
 LOCAL_BASE_URL = "http://local.portal"
 DEFAULT_LOCAL_STATE = ".provisioner/local-portal"
