@@ -62,15 +62,15 @@ def test_unreadable_source_is_one_clear_line(tmp_path, cli_config, capsys):
 
 def test_dead_letters_lists_what_was_set_aside(tmp_path, cli_config, capsys):
     from provisioner.sync.engine import push
-    from provisioner.sync.events import Rules, parse_lines
+    from provisioner.sync.events import Rules
     from provisioner.sync.store import SyncStore
 
     rules = Rules.from_config(cli_config)
     with SyncStore(cli_config.sync.store_path) as store:
-        push(FakeDeals(), store, parse_lines([event(deal_id="9", STATUS="Finished")], rules), rules)
+        push(FakeDeals(), store, [event(deal_id="9", STATUS="Finished")], rules)
     code, out, err = run_cli(capsys, "sync", "dead-letters")
     assert code == 0
-    assert "#1" in out and "[input] deal 9: STATUS must be one of" in out
+    assert "#1" in out and "[input] open deal 9: STATUS must be one of" in out
     code, out, _ = run_cli(capsys, "sync", "dead-letters", "--format", "json")
     assert json.loads(out)[0]["deal_id"] == "9"
     code, _, err = run_cli(capsys, "sync", "retry", "5", "--local")
