@@ -64,32 +64,36 @@ class Coalescer:
     __slots__ = ("winners", "added", "superseded")
 
     def __init__(self) -> None:
-        self.winners: dict[tuple[str, str], Stamp] = {}
+        self.winners: dict[str, dict[str, Stamp]] = {}  # deal -> property -> stamp
         self.added = 0  # snapshots
         self.superseded = 0  # values that lost to another value of the same run
 
     def add(self, snap: Snapshot) -> None:
         self.added += 1
         at = instant(snap.occurred_at)
-        accord_id, deal_id, event = snap.accord_id, snap.deal_id, snap.event
-        winners = self.winners
+        accord_id, event = snap.accord_id, snap.event
+        held = self.winners.get(snap.deal_id)
+        if held is None:
+            self.winners[snap.deal_id] = {prop: (at, accord_id, value, event) for prop, value in snap.values.items()}
+            return
         for prop, value in snap.values.items():
-            key = (deal_id, prop)
             stamp = (at, accord_id, value, event)
-            held = winners.get(key)
-            if held is None:
-                winners[key] = stamp
+            before = held.get(prop)
+            if before is None:
+                held[prop] = stamp
                 continue
             self.superseded += 1
-            if stamp > held:
-                winners[key] = stamp
+            if stamp > before:
+                held[prop] = stamp
 
     def __len__(self) -> int:
-        return len(self.winners)
+        return sum(len(held) for held in self.winners.values())
 
     def rows(self) -> list[Row]:
         """The winners in key order (deal, property): the order the store writes them."""
-        return [(deal, prop, s[2], s[0], s[1], s[3]) for (deal, prop), s in sorted(self.winners.items())]
+        winners = self.winners
+        return [(deal, prop, s[2], s[0], s[1], s[3])
+                for deal in sorted(winners) for prop, s in sorted(winners[deal].items())]
 
 
 def coalesce(snapshots: Iterable[Snapshot]) -> Coalescer:

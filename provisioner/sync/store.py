@@ -35,6 +35,7 @@ from provisioner.sync.coalesce import Row, instant
 
 SCHEMA_VERSION = "2"
 BUSY_TIMEOUT_MS = 30_000
+CACHE_KIB = 65_536  # SQLite's page cache: filled only by the pages a run touches
 MAX_LETTER_CHARS = 16_384  # of a dead letter's line; a longer line is kept cut, and cannot be retried
 MAX_REASON_CHARS = 2_000
 # A value older than any event: the stamp of a confirmed value migrated without its write.
@@ -152,6 +153,7 @@ class SyncStore:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             try:
                 self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
                 self._db.execute("PRAGMA journal_mode=WAL")
                 # FULL: a commit is on disk before the next request goes out.
                 self._db.execute("PRAGMA synchronous=FULL")
