@@ -7,22 +7,23 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from provisioner.diff import PROPERTY_MANAGED, changed_fields
 from provisioner.errors import ApplyError, ConflictError, ProvisionerError, StalePlanError, UnsafeChangeError
 from provisioner.hubspot.client import HubSpotClient
-from provisioner.hubspot.live import LiveState, read_schema
-from provisioner.model import Config, SchemaState
+from provisioner.hubspot.live import read_schema
+from provisioner.model import Config, LiveState, SchemaState
 from provisioner.plan import (
     ARCHIVE,
     CREATE,
     GROUP,
     PROPERTY,
+    PROPERTY_MANAGED,
     RESTORE,
     RULE,
     SET_RULE,
     UPDATE,
     Change,
     Plan,
+    changed_fields,
     group_fields,
     group_from_fields,
     property_fields,
@@ -60,10 +61,6 @@ def check_fresh(plan: Plan, config: Config, live: LiveState, current: Plan) -> N
         raise StalePlanError(
             f"the saved plan was made for portal {plan.portal_id}, but this is portal {live.portal_id}",
             hint="apply it with the credentials of the portal it was made for",
-        )
-    if plan.environment != config.environment:
-        raise StalePlanError(
-            f"the saved plan was made for environment {plan.environment!r}, not {config.environment!r}"
         )
     if plan.config_digest != config.digest:
         raise StalePlanError(

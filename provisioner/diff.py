@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
-from provisioner.hubspot.live import LiveState
-from provisioner.model import Config, Group, Property, SchemaState
+from provisioner.model import Config, Group, LiveState, Property, SchemaState
 from provisioner.plan import (
     ARCHIVE,
     CREATE,
     GROUP,
+    GROUP_MANAGED,
     PROPERTY,
+    PROPERTY_MANAGED,
     RESTORE,
     RULE,
     SET_RULE,
@@ -19,26 +17,12 @@ from provisioner.plan import (
     Change,
     ManualStep,
     Plan,
+    changed_fields,
     fingerprint,
     group_fields,
     property_fields,
     rule_fields,
 )
-
-GROUP_MANAGED = ("label", "display_order")
-PROPERTY_MANAGED = ("label", "description", "type", "field_type", "group_name", "display_order", "options")
-
-
-def changed_fields(desired: dict[str, Any], live: dict[str, Any], managed: Iterable[str]) -> tuple[str, ...]:
-    out = []
-    for name in managed:
-        if name == "display_order" and desired[name] is None:
-            continue  # not declared: whatever the portal has is fine
-        if name == "options" and not desired["options"] and desired["type"] != "enumeration":
-            continue
-        if desired[name] != live[name]:
-            out.append(name)
-    return tuple(out)
 
 
 def _diff_groups(desired: SchemaState, live: SchemaState) -> list[Change]:

@@ -13,12 +13,24 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner.diff import PROPERTY_MANAGED, changed_fields
-from provisioner.plan import ARCHIVE, CREATE, GROUP, PROPERTY, RESTORE, RULE, SET_RULE, UPDATE, Change, Plan
+from provisioner.config import DEFAULT_CONFIG_FILE
+from provisioner.plan import (
+    ARCHIVE,
+    CREATE,
+    GROUP,
+    PROPERTY,
+    PROPERTY_MANAGED,
+    RESTORE,
+    RULE,
+    SET_RULE,
+    UPDATE,
+    Change,
+    Plan,
+    changed_fields,
+)
 from provisioner.render import _md, _value
 
 FORMAT_VERSION = 1
-DEFAULT_FILE = "hubspot_schema.yaml"
 
 # What happened in the portal, per kind of planned change.
 CHANGED = "changed"  # a field differs
@@ -81,7 +93,7 @@ class ValueDrift:
 
     deal_id: str
     property: str
-    declared: str  # what the sync wrote and HubSpot confirmed
+    synced: str  # what the sync wrote and HubSpot confirmed
     live: str | None
 
 
@@ -172,7 +184,7 @@ class DriftReport:
             "fix": {"restore": self.fix_restore, "accept": self.fix_accept} if self.items else None,
             "values": None if self.values is None else {
                 "deals_checked": self.values.deals_checked,
-                "edited": [{"deal_id": v.deal_id, "property": v.property, "synced": v.declared, "live": v.live}
+                "edited": [{"deal_id": v.deal_id, "property": v.property, "synced": v.synced, "live": v.live}
                            for v in self.values.edited],
                 "missing_deals": list(self.values.missing_deals),
                 "fix": VALUES_FIX if self.has_value_drift else None,
@@ -190,7 +202,7 @@ def _count(n: int, word: str) -> str:
 def fix_commands(config_path: str, environment: str | None) -> tuple[str, str]:
     """The two ways out: make the portal match the file again, or take the portal's state into the file."""
     args = []
-    if config_path != DEFAULT_FILE:
+    if config_path != DEFAULT_CONFIG_FILE:
         args += ["-f", config_path]
     if environment:
         args += ["--env", environment]
@@ -272,7 +284,7 @@ def render_text(report: DriftReport) -> str:
     if report.values is not None:
         lines += ["", _values_line(report.values)]
         for v in report.values.edited[:MAX_VALUES_SHOWN]:
-            lines.append(f"  ! deal {v.deal_id}: {v.property}: synced {_shown(v.declared)}, portal {_shown(v.live)}")
+            lines.append(f"  ! deal {v.deal_id}: {v.property}: synced {_shown(v.synced)}, portal {_shown(v.live)}")
         lines += _more(len(report.values.edited))
         lines += [f"  ! deal {deal} no longer exists in HubSpot" for deal in report.values.missing_deals]
         if report.has_value_drift:
@@ -343,7 +355,7 @@ def render_markdown(report: DriftReport) -> str:
         lines += ["", "#### Deal values", "", _values_line(report.values)]
         if report.values.edited:
             lines += ["", "| Deal | Property | Synced | In HubSpot |", "|---|---|---|---|"]
-            lines += [f"| `{v.deal_id}` | `{v.property}` | {_code(v.declared)} | {_code(v.live)} |"
+            lines += [f"| `{v.deal_id}` | `{v.property}` | {_code(v.synced)} | {_code(v.live)} |"
                       for v in report.values.edited[:MAX_VALUES_SHOWN]]
             lines += _more(len(report.values.edited))
         if report.values.missing_deals:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -187,6 +187,24 @@ def property_from_fields(data: Mapping[str, Any]) -> Property:
 
 def rule_from_fields(data: Mapping[str, Any]) -> ValidationRule:
     return ValidationRule(data["property_name"], data["rule_type"], tuple(data.get("arguments") or ()))
+
+
+# ---- which managed fields differ (diff, drift and apply's convergence share this) ----------------
+GROUP_MANAGED = ("label", "display_order")
+PROPERTY_MANAGED = ("label", "description", "type", "field_type", "group_name", "display_order", "options")
+
+
+def changed_fields(desired: Mapping[str, Any], live: Mapping[str, Any], managed: Iterable[str]) -> tuple[str, ...]:
+    """The managed fields whose declared value differs from the live one (undeclared ones never do)."""
+    out = []
+    for name in managed:
+        if name == "display_order" and desired[name] is None:
+            continue  # not declared: whatever the portal has is fine
+        if name == "options" and not desired["options"] and desired["type"] != "enumeration":
+            continue
+        if desired[name] != live[name]:
+            out.append(name)
+    return tuple(out)
 
 
 def fingerprint(value: Any) -> str:

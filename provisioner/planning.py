@@ -1,19 +1,23 @@
-"""The plan/apply flow shared by the commands: load -> read -> diff, and saved plans."""
+"""Making a plan (load -> read -> diff) and saved plan files, shared by the commands.
+
+``make_plan`` reads the portal, stops at once when it is not the portal the file is for, and
+diffs. ``save_plan`` / ``load_plan`` write and read the JSON plan that ``apply PLANFILE`` carries out.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 from provisioner.diff import diff
 from provisioner.errors import PortalGuardError, StalePlanError, UsageError
+from provisioner.files import write_atomic
 from provisioner.hubspot.client import HubSpotClient
-from provisioner.hubspot.live import LiveState, read_live_state
+from provisioner.hubspot.live import read_live_state
 from provisioner.manual import apply_confirmations, confirmations_path, declared_steps, load_confirmations
-from provisioner.model import Config
+from provisioner.model import Config, LiveState
 from provisioner.plan import Plan
 
 
@@ -21,12 +25,12 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def check_portal_guard(config: Config, live: LiveState) -> None:
+def check_portal_guard(config: Config, portal_id: int) -> None:
     """Stop before anything else when the file is for another portal."""
-    if config.portal_id is not None and config.portal_id != live.portal_id:
+    if config.portal_id is not None and config.portal_id != portal_id:
         where = f" (environment {config.environment})" if config.environment else ""
         raise PortalGuardError(
-            f"{config.path}{where} is for portal {config.portal_id}, but the token opens portal {live.portal_id}",
+            f"{config.path}{where} is for portal {config.portal_id}, but the token opens portal {portal_id}",
             hint="use the token of the right portal, or pick the right environment with --env",
         )
 
@@ -34,7 +38,7 @@ def check_portal_guard(config: Config, live: LiveState) -> None:
 def make_plan(client: HubSpotClient, config: Config) -> tuple[Plan, LiveState]:
     """Read the portal and diff the file against it."""
     live = read_live_state(client)
-    check_portal_guard(config, live)
+    check_portal_guard(config, live.portal_id)
     steps = apply_confirmations(
         declared_steps(config), load_confirmations(confirmations_path(config.path)), live.portal_id
     )
@@ -44,13 +48,10 @@ def make_plan(client: HubSpotClient, config: Config) -> tuple[Plan, LiveState]:
 def save_plan(plan: Plan, path: str | os.PathLike) -> None:
     """Write the plan as JSON, atomically. It holds no token, only what the plan shows."""
     path = Path(path)
+    text = json.dumps(plan.to_dict(), indent=2, ensure_ascii=False) + "\n"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(plan.to_dict(), handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-        os.replace(tmp, path)
+        write_atomic(path, text)
     except OSError as exc:
         raise UsageError(f"cannot write the plan to {path}: {exc.strerror or exc}") from None
 
