@@ -13,22 +13,24 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner.config import DEFAULT_CONFIG_FILE
-from provisioner.plan import (
-    ARCHIVE,
-    CREATE,
+from provisioner.changes import (
     GROUP,
     PROPERTY,
-    PROPERTY_MANAGED,
-    RESTORE,
     RULE,
-    SET_RULE,
-    UPDATE,
+    ArchiveProperty,
     Change,
-    Plan,
-    changed_fields,
+    ChangeRule,
+    CreateGroup,
+    CreateProperty,
+    RestoreProperty,
+    RetypeProperty,
+    SetRule,
+    UpdateGroup,
+    UpdateProperty,
 )
-from provisioner.render import _md, _value
+from provisioner.config import DEFAULT_CONFIG_FILE
+from provisioner.plan import Plan
+from provisioner.render import _md, value_text
 
 FORMAT_VERSION = 1
 
@@ -216,30 +218,42 @@ def _subject(change: Change) -> str:
     return {GROUP: "Group", PROPERTY: "Property"}.get(change.kind, "Validation rule")
 
 
+def _changed(change: Change, subject: str) -> DriftItem:
+    fields = tuple(FieldDrift(f, change.after[f], change.before[f]) for f in change.fields)
+    summary = f"{subject} was changed in HubSpot ({', '.join(change.fields)})"
+    if change.risky:
+        summary += " (its type changed: restoring it converts or clears existing values)"
+    return DriftItem(change.kind, change.key, CHANGED, summary, fields, change.risky)
+
+
+def _archived(change: Change, subject: str) -> DriftItem:
+    fields = (FieldDrift("state", "active", "archived"),) + tuple(
+        FieldDrift(f, change.after[f], change.before.get(f)) for f in change.fields)
+    summary = f"{subject} was archived in HubSpot (it is in the recycle bin with its values)"
+    return DriftItem(change.kind, change.key, ARCHIVED, summary, fields)
+
+
+def _missing(change: Change, subject: str) -> DriftItem:
+    summary = f"{subject} is missing from HubSpot"
+    if isinstance(change, SetRule):
+        summary += " (the rule was removed or never set)"
+    fields = tuple(FieldDrift(k, change.after[k], None) for k in MISSING_SHOWN[change.kind] if k in change.after)
+    return DriftItem(change.kind, change.key, MISSING, summary, fields)
+
+
+def _still_active(change: Change, subject: str) -> DriftItem:
+    summary = f"{subject} is listed under tombstones but is still active in HubSpot"
+    return DriftItem(change.kind, change.key, STILL_ACTIVE, summary, (FieldDrift("state", "archived", "active"),))
+
+
+# A planned change read the other way round: what happened in the portal.
+ITEMS = {CreateGroup: _missing, UpdateGroup: _changed, CreateProperty: _missing, RestoreProperty: _archived,
+         UpdateProperty: _changed, RetypeProperty: _changed, SetRule: _missing, ChangeRule: _changed,
+         ArchiveProperty: _still_active}
+
+
 def _item(change: Change) -> DriftItem:
-    subject = f"{_subject(change)} '{change.key}'"
-    if change.action == UPDATE or (change.action == SET_RULE and change.before is not None):
-        fields = tuple(FieldDrift(f, change.after[f], change.before[f]) for f in change.fields)
-        names = ", ".join(change.fields)
-        summary = f"{subject} was changed in HubSpot ({names})"
-        if change.risky:
-            summary += " (its type changed: restoring it converts or clears existing values)"
-        return DriftItem(change.kind, change.key, CHANGED, summary, fields, change.risky)
-    if change.action == RESTORE:
-        changed = changed_fields(change.after, change.before, PROPERTY_MANAGED)
-        fields = (FieldDrift("state", "active", "archived"),) + tuple(
-            FieldDrift(f, change.after[f], change.before.get(f)) for f in changed)
-        summary = f"{subject} was archived in HubSpot (it is in the recycle bin with its values)"
-        return DriftItem(change.kind, change.key, ARCHIVED, summary, fields)
-    if change.action in (CREATE, SET_RULE):
-        summary = (f"{subject} is missing from HubSpot" if change.action == CREATE
-                   else f"{subject} is missing from HubSpot (the rule was removed or never set)")
-        fields = tuple(FieldDrift(k, change.after[k], None) for k in MISSING_SHOWN[change.kind] if k in change.after)
-        return DriftItem(change.kind, change.key, MISSING, summary, fields)
-    if change.action == ARCHIVE:
-        summary = f"{subject} is listed under tombstones but is still active in HubSpot"
-        return DriftItem(change.kind, change.key, STILL_ACTIVE, summary, (FieldDrift("state", "archived", "active"),))
-    raise ValueError(f"unknown change action {change.action!r}")
+    return ITEMS[type(change)](change, f"{_subject(change)} '{change.key}'")
 
 
 def drift_report(plan: Plan, *, checked_at: str | None = None, values: ValuesChecked | None = None) -> DriftReport:
@@ -264,7 +278,7 @@ def drift_report(plan: Plan, *, checked_at: str | None = None, values: ValuesChe
 
 # ---- renderers ---------------------------------------------------------------------------------
 def _shown(value: Any) -> str:
-    return ABSENT if value is None else _value(value)
+    return ABSENT if value is None else value_text(value)
 
 
 def render_text(report: DriftReport) -> str:

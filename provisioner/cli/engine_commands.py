@@ -13,7 +13,8 @@ from provisioner.cli.common import config_option, load, open_client, portal_opti
 from provisioner.errors import EXIT_CHANGES, ApplyError, StalePlanError, UsageError
 from provisioner.hubspot.client import SCHEMA_SCOPES
 from provisioner.manual import confirmations_path, declared_steps, record_confirmations
-from provisioner.planning import check_portal_guard, load_plan, make_plan, save_plan, utc_now
+from provisioner.planfile import load_plan, save_plan
+from provisioner.planning import check_portal_guard, make_plan, utc_now
 from provisioner.render import RENDERERS, render_text
 
 FORMATS = click.Choice(sorted(RENDERERS))
