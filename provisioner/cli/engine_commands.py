@@ -15,7 +15,7 @@ from provisioner.hubspot.client import SCHEMA_SCOPES
 from provisioner.manual import confirmations_path, declared_steps, record_confirmations
 from provisioner.planfile import load_plan, save_plan
 from provisioner.planning import check_portal_guard, make_plan, utc_now
-from provisioner.render import RENDERERS, render_text
+from provisioner.render.plan import RENDERERS, render_text
 
 FORMATS = click.Choice(sorted(RENDERERS))
 

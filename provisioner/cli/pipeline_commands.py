@@ -10,34 +10,35 @@ from pathlib import Path
 import click
 import yaml
 
-from provisioner import drift
 from provisioner.cli.common import config_option, load, open_client, portal_options
+from provisioner.drift import ValueDrift, ValuesChecked, drift_report
 from provisioner.errors import EXIT_CHANGES, ProvisionerError, UsageError
 from provisioner.export import ExistingFile, export_document, write_export
 from provisioner.hubspot.live import read_live_state
 from provisioner.planning import check_portal_guard, make_plan, utc_now
+from provisioner.render import drift as drift_render
 
 log = logging.getLogger(__name__)
 
 
-def _read_values(client, config) -> drift.ValuesChecked:
+def _read_values(client, config) -> ValuesChecked:
     """The deals the value sync wrote, read back against what HubSpot last confirmed to it."""
     from provisioner.sync.events import Rules
     from provisioner.sync.store import SyncStore
     from provisioner.sync.verify import verify
 
     if not Path(config.sync.store_path).exists():
-        return drift.ValuesChecked(0)  # nothing was ever pushed from here
+        return ValuesChecked(0)  # nothing was ever pushed from here
     with SyncStore(config.sync.store_path) as store:
         report = verify(client, store, Rules.from_config(config))
-    edited = tuple(drift.ValueDrift(d.deal_id, d.property, d.expected, d.actual) for d in report.differences)
-    return drift.ValuesChecked(report.deals_checked, edited, tuple(report.missing))
+    edited = tuple(ValueDrift(d.deal_id, d.property, d.expected, d.actual) for d in report.differences)
+    return ValuesChecked(report.deals_checked, edited, tuple(report.missing))
 
 
 @click.command("drift")
 @config_option
 @portal_options
-@click.option("--format", "fmt", type=click.Choice(sorted(drift.RENDERERS)), default="text",
+@click.option("--format", "fmt", type=click.Choice(sorted(drift_render.RENDERERS)), default="text",
               show_default=True, help="text for a terminal, json for alerting, markdown for an issue or chat.")
 @click.option("--values", "check_values", is_flag=True,
               help="Also read the synced deals back (100 a request) and report values edited by hand.")
@@ -60,18 +61,18 @@ def drift_command(ctx, config_file, environment, local, api_version, tier, fmt, 
     except ProvisionerError as error:
         # The alert must say the check failed; the error line itself goes to stderr as usual.
         if fmt == "json":
-            click.echo(drift.render_error_json(str(error), error.hint, checked_at=checked_at), nl=False)
+            click.echo(drift_render.render_error_json(str(error), error.hint, checked_at=checked_at), nl=False)
         elif fmt == "markdown":
-            click.echo(drift.render_error_markdown(str(error), error.hint, checked_at=checked_at), nl=False)
+            click.echo(drift_render.render_error_markdown(str(error), error.hint, checked_at=checked_at), nl=False)
         raise
-    report = drift.drift_report(plan, checked_at=checked_at, values=values)
+    report = drift_report(plan, checked_at=checked_at, values=values)
     log.info("Read portal %s in %d request(s)", live.portal_id, client.stats.requests)
     for item in report.items:
         log.info("Detected %s", item.summary[0].lower() + item.summary[1:])
     never = [check.id for check in report.manual_checks if check.confirmed_at is None]
     if never:
         log.info("Manual settings never confirmed (not drift): %s", ", ".join(never))
-    click.echo(drift.RENDERERS[fmt](report), nl=False)
+    click.echo(drift_render.RENDERERS[fmt](report), nl=False)
     if report.has_drift:
         ctx.exit(EXIT_CHANGES)
 

@@ -12,7 +12,7 @@ from provisioner.changes import UpdateProperty
 from provisioner.diff import diff
 from provisioner.manual import Confirmation, apply_confirmations, declared_steps
 from provisioner.model import Group, SchemaState, ValidationRule
-from provisioner.render import render_json, render_markdown, render_text
+from provisioner.render.plan import render_json, render_markdown, render_text
 from tests import golden
 from tests.engine.builders import GROUP, desired_state, make_config, make_live, prop
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 
 from provisioner.changes import (
     ArchiveProperty,
@@ -20,6 +19,7 @@ from provisioner.changes import (
 )
 from provisioner.plan import ManualStep, Plan
 from provisioner.planfile import plan_to_dict
+from provisioner.render.values import md, value_text
 
 COLOURS = {"+": "green", "~": "yellow", "-": "red", "-/+": "magenta"}
 GITHUB_COMMENT_LIMIT = 65_536
@@ -47,13 +47,6 @@ def _symbol(change: Change) -> str:
 
 def _verb(change: Change) -> str:
     return LOOKS[type(change)][1]
-
-
-def value_text(value: Any) -> str:
-    """A field's value as the plan and the drift report show it."""
-    if isinstance(value, list) and value and isinstance(value[0], dict):
-        return "[" + ", ".join(str(item.get("value", item)) for item in value) + "]"
-    return json.dumps(value, ensure_ascii=False)
 
 
 def _new_object(change: Change) -> list[tuple[str, str]]:
@@ -146,10 +139,6 @@ def render_json(plan: Plan) -> str:
     return json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False) + "\n"
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     """A pull-request comment: summary first, a table of changes, manual steps as a checklist."""
     title = "provisioner plan" + (f" ({plan.environment})" if plan.environment else "")
@@ -161,9 +150,9 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     if plan.changes:
         body += ["| | Object | Change | Details |", "|---|---|---|---|"]
         for change in plan.changes:
-            details = "<br>".join(_md(f"{name}: {text}") for name, text in field_lines(change))
+            details = "<br>".join(md(f"{name}: {text}") for name, text in field_lines(change))
             if change.note:
-                details += ("<br>" if details else "") + f"_{_md(change.note)}_"
+                details += ("<br>" if details else "") + f"_{md(change.note)}_"
             risk = " :warning:" if change.risky else ""
             body.append(f"| `{_symbol(change)}` | {change.kind} `{change.key}` | {_verb(change)}{risk} | {details} |")
     else:
@@ -173,16 +162,16 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
         for steps in _step_groups(plan.manual_steps):
             for step in steps:
                 if step.is_confirmed:
-                    body.append(f"- [x] `{step.id}`: {_md(step.title)} (confirmed {step.confirmed_at} "
-                                f"by {_md(step.confirmed_by or '')})")
+                    body.append(f"- [x] `{step.id}`: {md(step.title)} (confirmed {step.confirmed_at} "
+                                f"by {md(step.confirmed_by or '')})")
                 else:
-                    body.append(f"- [ ] `{step.id}`: {_md(step.title)}")
+                    body.append(f"- [ ] `{step.id}`: {md(step.title)}")
             if not steps[0].is_confirmed:
                 if len(steps) > 1:
                     body.append(f"\n  For each of the {len(steps)} steps above:")
-                body += [f"  {i}. {_md(text)}" for i, text in enumerate(steps[0].instructions, start=1)]
+                body += [f"  {i}. {md(text)}" for i, text in enumerate(steps[0].instructions, start=1)]
     if plan.notes:
-        body += ["", "#### Notes", ""] + [f"- {_md(note)}" for note in plan.notes]
+        body += ["", "#### Notes", ""] + [f"- {md(note)}" for note in plan.notes]
     text = "\n".join(head + body) + "\n"
     if len(text) <= limit:
         return text
