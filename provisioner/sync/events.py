@@ -23,19 +23,18 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from urllib.parse import urlsplit
 
 from provisioner.model import Config
+from provisioner.sync.instant import format_instant, parse_instant
+
+__all__ = ["format_instant", "parse_instant"]  # re-exported: the times of events
 
 STATUSES = ("Not Started", "On Track", "At Risk", "Stalled")
 COUNT_FIELDS = ("CUSTOMER_INVITED_COUNT", "CUSTOMER_ACCEPTED_COUNT")
 _DEAL_ID = re.compile(r"^[0-9]{1,20}$")
-# A time already in UTC with the date and time written out in full: its canonical form is the same
-# digits (checked by datetime.fromisoformat first), so no conversion is needed.
-_UTC_TIME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.[0-9]{1,6})?\+00:00")
 # A URL that urlsplit reads as http(s) with a host and that holds no blank: the common case,
 # accepted without splitting it; anything else goes through urlsplit.
 _PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.:@_~!$&'()*+,;=%-]+(?:[/?#][!-~]*)?")
@@ -51,7 +50,7 @@ class Snapshot:
 
     line_no: int
     event: str
-    occurred_at: str  # canonical UTC form, sorts as text: 2026-11-27T10:00:00.000000Z
+    occurred_at: int  # microseconds since the Unix epoch, UTC (see ``instant``); format_instant for text
     accord_id: str
     deal_id: str
     values: Mapping[str, str]  # property name -> value as HubSpot stores it ("" clears)
@@ -70,7 +69,7 @@ class Invalid:
     raw: str
     accord_id: str | None = None
     deal_id: str | None = None
-    occurred_at: str | None = None
+    occurred_at: int | None = None
 
     @property
     def reason(self) -> str:
@@ -145,22 +144,6 @@ def normalise_number(value: object) -> str:
         return str(int(number))
     text = format(number.normalize(), "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def canonical_time(value: object) -> str:
-    """ISO 8601 to a UTC text that sorts chronologically. Raises ValueError."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("missing")
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError("has no time zone")
-    plain = _UTC_TIME.fullmatch(text)
-    if plain is not None and moment.year >= 1000:
-        return f"{plain.group(1)}.{moment.microsecond:06d}Z"
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _kind(accord_field: str, prop: str, number_properties: frozenset[str]) -> int:
@@ -252,7 +235,7 @@ def parse_line(line_no: int, line: str, rules: Rules) -> Snapshot | Ignored | In
         else:
             deal_id = text
     try:
-        occurred_at = canonical_time(item.get("occurred_at"))
+        occurred_at = parse_instant(item.get("occurred_at"))
     except ValueError as exc:
         reasons.append(f"'occurred_at' must be an ISO 8601 time with a zone ({exc})")
         occurred_at = None
@@ -300,7 +283,7 @@ class Coalescer:
         self.merged: dict[tuple[str, str], Snapshot] = {}
         self.added = 0
         # Per key merged from two snapshots or more: property -> (occurred_at, line_no) of its value.
-        self._stamps: dict[tuple[str, str], dict[str, tuple[str, int]]] = {}
+        self._stamps: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
 
     def add(self, snap: Snapshot) -> None:
         self.added += 1
