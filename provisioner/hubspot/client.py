@@ -55,6 +55,7 @@ RETRYABLE_STATUS = frozenset({423, 500, 502, 503, 504, 520, 521, 522, 523, 524, 
 BATCH_LIMIT = 100
 TOKEN_INFO_PATH = "/oauth/v2/private-apps/get/access-token-info"
 SCHEMA_SCOPES = ("crm.schemas.deals.read", "crm.schemas.deals.write")
+OBJECT_SCOPES = ("crm.objects.deals.read", "crm.objects.deals.write")
 
 
 @dataclass
@@ -438,6 +439,10 @@ class HubSpotClient:
             "POST", self._deals("/batch/create"), body={"inputs": [{"properties": dict(v)} for v in values]}
         )
         return batch_result_from_json(body)
+
+    def archive_deal(self, deal_id: str) -> None:
+        """Move a deal to HubSpot's recycle bin (204 whether or not it was there)."""
+        self.request("DELETE", self._deals(f"/{quote(str(deal_id))}"))
 
 
 def _check_batch(items: list) -> None:
