@@ -275,19 +275,20 @@ def _take_deal(client: HubSpotClient, run: _Run, deal_id: str | None, properties
 def _read_back(client, rules: Rules, run: _Run, sent: dict[str, str], clock, sleep, deadline_s: float) -> None:
     fields = {prop: accord_field for accord_field, prop in rules.mapping.items()}
     deadline = clock() + deadline_s
+    order = list(rules.mapping.values())
     while True:
         read = _read_values(client, run.deal_id, sorted(sent))
-        if read is None:
-            run.add("read back", FAILED, f"deal {run.deal_id} cannot be read back")
-            return
         checks = tuple(
             PropertyCheck(fields[prop], prop, value, read.get(prop),
                           same_value(value, read.get(prop), prop in rules.number_properties))
-            for prop, value in sorted(sent.items(), key=lambda item: list(rules.mapping.values()).index(item[0]))
-        )
-        if all(check.matches for check in checks) or clock() >= deadline:
+            for prop, value in sorted(sent.items(), key=lambda item: order.index(item[0]))
+        ) if read is not None else ()
+        if (read is not None and all(check.matches for check in checks)) or clock() >= deadline:
             break
-        sleep(READ_BACK_INTERVAL_S)
+        sleep(READ_BACK_INTERVAL_S)  # HubSpot's read-after-write lag
+    if read is None:
+        run.add("read back", FAILED, f"deal {run.deal_id} cannot be read back (waited {deadline_s:g} s)")
+        return
     run.properties = checks
     wrong = [check.property for check in checks if not check.matches]
     if wrong:
