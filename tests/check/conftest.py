@@ -55,3 +55,8 @@ def store_rows(path) -> dict[str, list[tuple]]:
 def writes(portal: Portal) -> list[dict]:
     """Requests that change the portal (reads by POST, batch read and token info, left out)."""
     return [r for r in portal.writes() if not r["path"].endswith("/batch/read")]
+
+
+@pytest.fixture
+def portal(serve) -> Portal:
+    return serve()
