@@ -29,11 +29,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from provisioner.engine import make_plan, utc_now
+from provisioner.changes import (
+    ArchiveProperty,
+    Change,
+    ChangeRule,
+    RestoreProperty,
+    UpdateGroup,
+    UpdateProperty,
+)
 from provisioner.errors import MissingScopesError, ProvisionerError
 from provisioner.hubspot.client import OBJECT_SCOPES, HubSpotClient
 from provisioner.model import Config
-from provisioner.plan import Change, ManualStep
+from provisioner.plan import ManualStep
+from provisioner.planning import make_plan, utc_now
 from provisioner.sync.engine import PushReport, push
 from provisioner.sync.events import Rules, parse_lines
 from provisioner.sync.store import SyncStore
@@ -112,16 +120,18 @@ class _Run:
 
 
 def describe_change(change: Change) -> str:
-    """One line per plan change: what apply would do to make the portal as declared."""
-    if change.kind == "rule":
-        before = ", ".join((change.before or {}).get("arguments", [])) or None
+    """One line per plan change: how the portal differs from the file."""
+    if isinstance(change, ChangeRule):
+        before = ", ".join((change.before or {}).get("arguments", []))
         after = ", ".join((change.after or {}).get("arguments", []))
-        return f"rule {change.key}: " + (f"{before} in the portal, {after} in the file" if before else "missing")
-    if change.action in ("create", "restore"):
-        return f"{change.kind} {change.key}: " + ("missing" if change.action == "create" else "archived")
-    if change.action == "update":
+        return f"rule {change.key}: {before} in the portal, {after} in the file"
+    if isinstance(change, (UpdateGroup, UpdateProperty)):
         return f"{change.kind} {change.key}: {', '.join(change.fields)} not as declared"
-    return f"{change.kind} {change.key}: to {change.action}"
+    if isinstance(change, RestoreProperty):
+        return f"{change.kind} {change.key}: archived"
+    if isinstance(change, ArchiveProperty):
+        return f"{change.kind} {change.key}: a tombstone, still active"
+    return f"{change.kind} {change.key}: missing"  # CreateGroup, CreateProperty, SetRule
 
 
 def synthetic_data(rules: Rules) -> dict[str, object]:
