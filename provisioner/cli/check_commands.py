@@ -23,7 +23,7 @@ def _deal_id(ctx, param, value: str | None) -> str | None:
 @portal_options
 @click.option("--deal", "deal_id", default=None, callback=_deal_id,
               help="Use this existing deal instead of a new test deal; it is kept, and its values restored.")
-@click.option("--keep", is_flag=True, help="Keep the test deal (and the values it received) instead of archiving it.")
+@click.option("--keep", is_flag=True, help="Keep the new test deal, with its values, instead of archiving it (a --deal is always kept).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
               help="Output format.")
 @click.pass_context

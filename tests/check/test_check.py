@@ -209,3 +209,31 @@ def test_manual_steps_show_their_confirmation(applied, capsys):
     sidebar = next(m for m in report["manual_steps"] if m["id"] == "sidebar")
     assert sidebar["confirmed_by"] == "jane" and sidebar["confirmed_at"]
     assert report["ok"]
+
+
+def test_the_v3_path_family_works_too(applied, capsys):
+    result = run(capsys, "check", "--api-version", "v3", "--format", "json")
+    assert result.code == 0, result.out
+    assert all("/crm/v3/" in r["path"] for r in applied.requests() if r["path"].startswith("/crm/"))
+
+
+def test_another_portal_is_refused_before_any_write(applied, capsys):
+    config = applied.config()
+    config.write_text(config.read_text().replace("  id: null", "  id: 99999999"))
+    result = run(capsys, "check")
+    assert result.code == 1
+    assert "is for portal 99999999, but the token opens portal 12345678" in result.err
+    assert "Traceback" not in result.err and writes(applied) == []
+
+
+def test_a_portal_that_cannot_be_reached_is_one_line(tmp_path, monkeypatch, capsys):
+    from tests.scenarios.harness import SHIPPED
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "hubspot_schema.yaml").write_text(SHIPPED.read_text())
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "t")
+    monkeypatch.setenv("HUBSPOT_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("PROVISIONER_MAX_RETRIES", "0")
+    result = run(capsys, "check")
+    assert result.code == 1 and result.out == ""
+    assert result.err.startswith("error: ") and "Traceback" not in result.err
