@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from provisioner.hubspot.client import BATCH_LIMIT, HubSpotClient
+from provisioner.hubspot.client import HubSpotClient
 from provisioner.sync.events import STATUSES, Rules
 
 MAX_SAMPLE_DEALS = 10_000
@@ -39,17 +39,14 @@ class SampleEvent:
 
 
 def create_sample_deals(client: HubSpotClient, count: int) -> list[str]:
-    """Create ``count`` deals named as samples, in batches of 100; their ids in creation order."""
+    """Create ``count`` deals named as samples (the client sends 100 a request); their ids."""
     if not 1 <= count <= MAX_SAMPLE_DEALS:
         raise ValueError(f"between 1 and {MAX_SAMPLE_DEALS} sample deals, not {count}")
-    ids: list[str] = []
-    for start in range(0, count, BATCH_LIMIT):
-        names = [
-            {"dealname": SAMPLE_DEAL_NAME.format(n=n, company=COMPANIES[(n - 1) % len(COMPANIES)])}
-            for n in range(start + 1, min(start + BATCH_LIMIT, count) + 1)
-        ]
-        ids.extend(record.id for record in client.batch_create_deals(names).results)
-    return ids
+    names = [
+        {"dealname": SAMPLE_DEAL_NAME.format(n=n, company=COMPANIES[(n - 1) % len(COMPANIES)])}
+        for n in range(1, count + 1)
+    ]
+    return [record.id for record in client.batch_create_deals(names).results]
 
 
 def _pick_event(rng: random.Random, choices: tuple[str, ...], triggers: list[str]) -> str:
