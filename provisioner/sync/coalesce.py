@@ -18,39 +18,13 @@ the same rule against what it holds (``store.SyncStore.accept_rows``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 
 from provisioner.sync.events import Ignored, Invalid, Rules, Snapshot, parse_line
 
 # Events read before their winners are handed to the store: bounds a run's memory.
 CHUNK_EVENTS = 50_000
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_CANONICAL = re.compile(r"(\d{1,4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{6})Z")
-
-
-def instant(value: int | str) -> int:
-    """An event's ``occurred_at`` as microseconds since the Unix epoch (UTC).
-
-    Accepts the integer form, and the canonical UTC text that older parsers produced.
-    """
-    if type(value) is int:
-        return value
-    match = _CANONICAL.fullmatch(str(value))
-    if match is None:
-        raise ValueError(f"not a canonical UTC time: {value!r}")
-    moment = datetime(*(int(part) for part in match.groups()), tzinfo=timezone.utc)
-    return (moment - _EPOCH) // timedelta(microseconds=1)
-
-
-def format_instant(us: int) -> str:
-    """Microseconds since the epoch as ISO 8601 UTC text (for people and dead-letter lines)."""
-    moment = _EPOCH + timedelta(microseconds=us)
-    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.{moment.microsecond:06d}Z"
-
 
 # (occurred_at in microseconds, accord_id, value, event): compare as a tuple, the greater wins.
 Stamp = tuple[int, str, str, str]
@@ -70,7 +44,7 @@ class Coalescer:
 
     def add(self, snap: Snapshot) -> None:
         self.added += 1
-        at = instant(snap.occurred_at)
+        at = snap.occurred_at
         accord_id, event = snap.accord_id, snap.event
         held = self.winners.get(snap.deal_id)
         if held is None:
@@ -101,6 +75,12 @@ def coalesce(snapshots: Iterable[Snapshot]) -> Coalescer:
     for snap in snapshots:
         merger.add(snap)
     return merger
+
+
+def newest_values(snapshots: Iterable[Snapshot]) -> dict[str, dict[str, str]]:
+    """Per deal, the value that wins each property: what HubSpot ends with once they are pushed."""
+    merged = coalesce(snapshots)
+    return {deal: {prop: stamp[2] for prop, stamp in held.items()} for deal, held in merged.winners.items()}
 
 
 @dataclass

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 
 from provisioner.errors import ApiError, ConnectionFailed, ProvisionerError
 from provisioner.hubspot.client import HubSpotClient
-from provisioner.sync.coalesce import CHUNK_EVENTS, Coalescer, coalesce, format_instant, read_chunks
+from provisioner.sync.coalesce import CHUNK_EVENTS, Coalescer, coalesce, read_chunks
 from provisioner.sync.events import Invalid, Rules, Snapshot
 from provisioner.sync.letters import letters_for
 from provisioner.sync.report import MAX_PROBLEMS, Problem, PushReport
 from provisioner.sync.sender import FAILED, MISSING, WRITTEN, Outcome, send_updates
-from provisioner.sync.store import NewDeadLetter, SyncStore, instant_or_none
+from provisioner.sync.store import NewDeadLetter, SyncStore
 
 __all__ = ["AcceptResult", "SendResult", "PushReport", "Problem", "accept", "send_pending", "push"]
 
@@ -57,7 +57,7 @@ class SendResult:
 
 
 def _input_letters(invalid: Iterable[Invalid]) -> list[NewDeadLetter]:
-    return [NewDeadLetter("input", bad.reason, bad.raw, bad.accord_id, bad.deal_id, instant_or_none(bad.occurred_at))
+    return [NewDeadLetter("input", bad.reason, bad.raw, bad.accord_id, bad.deal_id, bad.occurred_at)
             for bad in invalid]
 
 
@@ -147,8 +147,7 @@ def _record(store: SyncStore, outcomes: list[Outcome], stamps: Mapping, fields: 
         _note(result.problems, Problem(outcome.status, outcome.reason, deal))
         parked.extend((deal, prop, value) for prop, value in outcome.values.items())
         held = stamps.get(deal, {})
-        letters.extend(letters_for(deal, {p: held[p] for p in outcome.values if p in held}, fields,
-                                   outcome.reason, format_instant))
+        letters.extend(letters_for(deal, {p: held[p] for p in outcome.values if p in held}, fields, outcome.reason))
     with store.transaction() as db:
         store.record_confirmed(db, confirmed)
         store.park(db, parked)

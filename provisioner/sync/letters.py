@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from provisioner.hubspot.client import HubSpotClient
-from provisioner.sync.coalesce import Coalescer, format_instant
+from provisioner.sync.coalesce import Coalescer
 from provisioner.sync.events import Invalid, Rules, Snapshot, parse_line
+from provisioner.sync.instant import format_instant
 from provisioner.sync.report import MAX_PROBLEMS, Problem, PushReport
-from provisioner.sync.store import DeadLetter, NewDeadLetter, Pending, SyncStore, instant_or_none
+from provisioner.sync.store import DeadLetter, NewDeadLetter, Pending, SyncStore
 
 
 def event_line(event: str, occurred_at: str, accord_id: str, deal_id: str, data: dict) -> str:
@@ -27,8 +28,8 @@ def event_line(event: str, occurred_at: str, accord_id: str, deal_id: str, data:
     )
 
 
-def letters_for(deal_id: str, values: Mapping[str, Pending], fields: Mapping[str, str], reason: str,
-                fmt: Callable[[int], str] = format_instant) -> list[NewDeadLetter]:
+def letters_for(deal_id: str, values: Mapping[str, Pending], fields: Mapping[str, str],
+                reason: str) -> list[NewDeadLetter]:
     """The dead letters of a deal's refused values: one per (instant, accord, event) they were written at."""
     groups: dict[tuple[int, str, str], dict[str, str | None]] = {}
     props: dict[tuple[int, str, str], list[str]] = {}
@@ -37,7 +38,7 @@ def letters_for(deal_id: str, values: Mapping[str, Pending], fields: Mapping[str
         groups.setdefault(key, {})[fields.get(prop, prop)] = pending.value if pending.value != "" else None
         props.setdefault(key, []).append(prop)
     return [
-        NewDeadLetter("hubspot", reason, event_line(event, fmt(at), accord_id, deal_id, data),
+        NewDeadLetter("hubspot", reason, event_line(event, format_instant(at), accord_id, deal_id, data),
                       accord_id or None, deal_id, at, tuple(props[(at, accord_id, event)]))
         for (at, accord_id, event), data in groups.items()
     ]
@@ -85,8 +86,7 @@ def retry(
     deals = sorted({snap.deal_id for _, snap in described})
     with store.transaction() as db:
         for letter_id, snap in described:
-            at = instant_or_none(snap.occurred_at)
-            store.describe_letter(db, letter_id, snap.deal_id, at if at is not None else 0, snap.values)
+            store.describe_letter(db, letter_id, snap.deal_id, snap.occurred_at, snap.values)
         store.unpark(db, deals)
         accepted = accept_into(db, merged, invalid)
         report.coalesced += accepted.superseded

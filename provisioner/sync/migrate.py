@@ -16,14 +16,14 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from provisioner.sync.coalesce import instant
+from provisioner.sync.instant import parse_instant
 
 
 def _stamp(text: str) -> int:
     from provisioner.sync.store import OLDEST
 
     try:
-        return instant(text)
+        return parse_instant(text)
     except ValueError:
         return OLDEST
 

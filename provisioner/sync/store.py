@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from provisioner.errors import ProvisionerError
-from provisioner.sync.coalesce import Row, instant
+from provisioner.sync.coalesce import Row
 
 SCHEMA_VERSION = "2"
 BUSY_TIMEOUT_MS = 30_000
@@ -412,13 +412,3 @@ class SyncStore:
                 done.append((letter_id,))
         db.executemany(f"UPDATE dead_letters SET resolved_at = '{_now()}' WHERE id = ?", done)
         return len(done)
-
-
-def instant_or_none(value: int | str | None) -> int | None:
-    """A record's ``occurred_at`` for the dead-letter table (None when it had none or a bad one)."""
-    if value is None:
-        return None
-    try:
-        return instant(value)
-    except ValueError:
-        return None

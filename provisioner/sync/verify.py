@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 from provisioner.errors import NotFoundError
 from provisioner.hubspot.client import HubSpotClient
-from provisioner.sync.events import Rules, normalise_number
+from provisioner.numbers import normalise_number
+from provisioner.sync.events import Rules
 from provisioner.sync.sender import BATCH_SIZE
 from provisioner.sync.store import SyncStore
 
