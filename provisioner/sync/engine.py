@@ -148,7 +148,7 @@ def _record(store: SyncStore, outcomes: list[Outcome], stamps: Mapping, fields: 
         parked.extend((deal, prop, value) for prop, value in outcome.values.items())
         held = stamps.get(deal, {})
         letters.extend(letters_for(deal, {p: held[p] for p in outcome.values if p in held}, fields, outcome.reason))
-    with store.transaction() as db:
+    with store.transaction(durable=False) as db:
         store.record_confirmed(db, confirmed)
         store.park(db, parked)
         store.add_dead_letters(db, letters)

@@ -148,6 +148,7 @@ class SyncStore:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self._lock_file = None
+        self._durable = True
         with _errors(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
@@ -217,8 +218,13 @@ class SyncStore:
             self._lock_file = None
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One transaction. ``durable=False`` (an answer's record) skips the sync to disk on commit:
+        a record lost to a power cut leaves its values pending, so they are sent again (idempotent)."""
         with _errors(self.path):
+            if durable != self._durable:
+                self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+                self._durable = durable
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
