@@ -157,3 +157,20 @@ def test_a_dead_letter_line_is_kept_up_to_the_limit_and_then_cannot_be_retried(s
     assert len(letter.line) == MAX_LETTER_CHARS and letter.truncated and len(letter.reason) == 2000
     report = retry(FakeDeals(), store, [letter], rules)
     assert report.invalid == 1 and "cut short" in report.problems[0].reason
+
+
+def test_a_bad_record_retried_after_the_config_was_fixed_is_delivered_and_resolved(store):
+    from provisioner.sync.events import Rules
+    from tests.sync.conftest import make_config
+
+    long_url = "https://app.accord.example/a/" + "x" * 60
+    strict, fixed = (Rules.from_config(make_config(url_limit=limit)) for limit in (40, 255))
+    portal = FakeDeals(["1"])
+    report = push(portal, store, [event(deal_id="1", URL=long_url)], strict)
+    assert report.invalid == 1 and portal.calls == []
+    [letter] = store.dead_letters()
+    assert letter.origin == "input" and "over the limit" in letter.reason
+    again = retry(portal, store, [letter], fixed)
+    assert (again.written, again.ok) == (1, True) and portal.deals["1"]["accord_url"] == long_url
+    [letter] = store.dead_letters()
+    assert letter.resolved_at is not None
