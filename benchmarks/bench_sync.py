@@ -185,7 +185,7 @@ def seed_store(path: Path, deal_ids: list[str], base: dict[str, dict], rules: Ru
             db.executemany("INSERT INTO watermarks VALUES ('acc_' || ?1, ?1, ?2)",
                            [(d, at) for d in deal_ids[start:start + 50_000]])
         else:
-            db.executemany("INSERT INTO registers VALUES (?1, ?2, ?3, ?4, 'acc_' || ?1, 'step_updated', ?3, 0)",
+            db.executemany("INSERT INTO registers VALUES (?1, ?2, ?3, ?4, 'acc_' || ?1, 'step_updated', ?3, 0, ?4)",
                            rows)
     db.execute("COMMIT")
     db.close()

@@ -43,14 +43,16 @@ def migrate(db: sqlite3.Connection, path: Path, version: str) -> None:
         if statement.strip():
             db.execute(statement)
     db.execute(
-        "INSERT INTO registers (deal_id, property, value, occurred_at, accord_id, event, confirmed, parked)"
-        " SELECT d.deal_id, d.property, d.value, v1_stamp(d.occurred_at), d.accord_id, d.event, c.value, 0"
+        "INSERT INTO registers (deal_id, property, value, occurred_at, accord_id, event, confirmed, parked,"
+        " confirmed_at) SELECT d.deal_id, d.property, d.value, v1_stamp(d.occurred_at), d.accord_id, d.event,"
+        " c.value, 0, CASE WHEN c.value IS NULL THEN NULL ELSE v1_stamp(c.confirmed_at) END"
         " FROM desired d LEFT JOIN confirmed c ON c.deal_id = d.deal_id AND c.property = d.property"
         " ORDER BY d.deal_id, d.property"
     )
     db.execute(
-        "INSERT INTO registers (deal_id, property, value, occurred_at, accord_id, event, confirmed, parked)"
-        " SELECT c.deal_id, c.property, c.value, ?, '', '', c.value, 0 FROM confirmed c"
+        "INSERT INTO registers (deal_id, property, value, occurred_at, accord_id, event, confirmed, parked,"
+        " confirmed_at) SELECT c.deal_id, c.property, c.value, ?, '', '', c.value, 0, v1_stamp(c.confirmed_at)"
+        " FROM confirmed c"
         " WHERE NOT EXISTS (SELECT 1 FROM desired d WHERE d.deal_id = c.deal_id AND d.property = c.property)"
         " ORDER BY c.deal_id, c.property",
         (OLDEST,),

@@ -4,7 +4,8 @@ Tables (schema version 2; a version-1 store is migrated in place when opened, se
 - ``registers``: per (deal, property), the winning write under the ordering rule
   (``coalesce``): its value, ``occurred_at`` (microseconds since the epoch, INTEGER), accord and
   event, plus ``confirmed``, the value HubSpot last confirmed for it (NULL: none, or unknown),
-  and ``parked`` (1 when HubSpot refused this value, or the deal is gone: a dead letter holds it).
+  ``parked`` (1 when HubSpot refused this value, or the deal is gone: a dead letter holds it) and
+  ``confirmed_at`` (microseconds since the epoch when that answer was recorded).
   A register is *pending* while it is not parked and its value is not the confirmed one; the
   pending registers are the queue (a partial index finds them without reading the others).
 - ``dead_letters``: records set aside with their reason, one row per distinct record (pushing the
@@ -46,7 +47,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS registers (
     deal_id TEXT NOT NULL, property TEXT NOT NULL, value TEXT NOT NULL, occurred_at INTEGER NOT NULL,
     accord_id TEXT NOT NULL, event TEXT NOT NULL, confirmed TEXT, parked INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (deal_id, property)) WITHOUT ROWID;
+    confirmed_at INTEGER, PRIMARY KEY (deal_id, property)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS pending ON registers (deal_id) WHERE parked = 0 AND confirmed IS NOT value;
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL, origin TEXT NOT NULL,
@@ -106,6 +107,18 @@ class Pending(NamedTuple):
     occurred_at: int
     accord_id: str
     event: str
+
+
+class Register(NamedTuple):
+    """A (deal, property) register: its winning write, and what HubSpot confirmed and when."""
+
+    value: str
+    occurred_at: int
+    accord_id: str
+    event: str
+    confirmed: str | None
+    parked: bool
+    confirmed_at: int | None  # microseconds since the epoch
 
 
 @dataclass(frozen=True)
@@ -289,7 +302,16 @@ class SyncStore:
     @staticmethod
     def record_confirmed(db: sqlite3.Connection, rows: Iterable[tuple[str, str, str]]) -> None:
         """HubSpot confirmed (deal, property, value): what it holds now, whatever the register wants."""
-        db.executemany("UPDATE registers SET confirmed = ?3 WHERE deal_id = ?1 AND property = ?2", rows)
+        now = time.time_ns() // 1000
+        db.executemany("UPDATE registers SET confirmed = ?3, confirmed_at = ?4 WHERE deal_id = ?1 AND property = ?2",
+                       ((deal, prop, value, now) for deal, prop, value in rows))
+
+    @staticmethod
+    def register(db: sqlite3.Connection, deal_id: str, prop: str) -> Register | None:
+        """One register, read inside the caller's transaction (None: the sync never wrote it)."""
+        row = db.execute("SELECT value, occurred_at, accord_id, event, confirmed, parked, confirmed_at FROM registers"
+                         " WHERE deal_id = ? AND property = ?", (deal_id, prop)).fetchone()
+        return None if row is None else Register(*row[:5], bool(row[5]), row[6])
 
     @staticmethod
     def park(db: sqlite3.Connection, rows: Iterable[tuple[str, str, str]]) -> None:

@@ -48,6 +48,8 @@ def test_a_version_1_store_is_migrated_in_place(tmp_path, rules):
             ("8", "accord_status", "Stalled", -62_135_596_800_000_000, "", "", "Stalled", 0),
         ]
         assert store.count_pending() == 1  # 7's progress was never confirmed: it still goes out
+        with store.transaction() as db:
+            assert store.register(db, "7", "accord_status").confirmed_at == at + 1_000_000
         [letter] = store.dead_letters()
         assert (letter.line, letter.seen) == ("{", 2)
         # An older write of a field the old store held loses; a newer one wins.
