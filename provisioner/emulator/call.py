@@ -39,6 +39,8 @@ class Call:
                 raise error(400, "VALIDATION_ERROR", "Invalid input JSON: the request body is empty.")
             try:
                 self._body = json.loads(self.raw_body)
+            except RecursionError:
+                raise error(400, "VALIDATION_ERROR", "Invalid input JSON: nested too deeply.") from None
             except (ValueError, UnicodeDecodeError) as exc:
                 line, col = getattr(exc, "lineno", 1), getattr(exc, "colno", 1)
                 raise error(

@@ -41,6 +41,12 @@ RULE_TYPES = {
     "EMAIL": "none", "PHONE_NUMBER_WITH_EXPLICIT_COUNTRY_CODE": "none", "DAYS_OF_WEEK": "none",
 }
 LENGTH_FIELD_TYPES = {"text", "textarea", "phonenumber"}
+NAME_EXISTS = "Properties.PROPERTY_WITH_NAME_EXISTS"
+AUDIT_FIELDS = frozenset({"createdAt", "updatedAt", "createdUserId", "updatedUserId"})
+
+
+def exists_message(name: str) -> str:
+    return f"A property named '{name}' already exists."
 
 
 def _now() -> str:
@@ -255,7 +261,7 @@ def _new_property(call: Call, body: dict) -> tuple[dict | None, list]:
         "options": options or [], "displayOrder": body.get("displayOrder", -1),
         "calculated": False, "externalOptions": bool(body.get("externalOptions", False)),
         "hasUniqueValue": bool(body.get("hasUniqueValue", False)), "hidden": body.get("hidden", False),
-        "formField": body.get("formField", True), "archived": False, "createdAt": now, "updatedAt": now,
+        "formField": body.get("formField", False), "archived": False, "createdAt": now, "updatedAt": now,
         "createdUserId": "0", "updatedUserId": "0", "dataSensitivity": body.get("dataSensitivity", "non_sensitive"),
         "modificationMetadata": {"archivable": True, "readOnlyDefinition": False, "readOnlyValue": False},
     }
@@ -268,8 +274,7 @@ def _new_property(call: Call, body: dict) -> tuple[dict | None, list]:
 
 
 def _exists_error(name: str):
-    return error(409, "OBJECT_ALREADY_EXISTS", f"A property named '{name}' already exists.",
-                 sub_category="Properties.PROPERTY_WITH_NAME_EXISTS", context={"name": [name]})
+    return error(409, "OBJECT_ALREADY_EXISTS", exists_message(name), sub_category=NAME_EXISTS)
 
 
 def _store_new(call: Call, prop: dict) -> dict:
@@ -384,11 +389,12 @@ def batch_create_properties(call: Call):
             continue
         existing = call.portal.properties.get(name)
         if name in names or (existing is not None and not existing["archived"]):
-            errors.append(batch_error("OBJECT_ALREADY_EXISTS", f"A property named '{name}' already exists.",
-                                      {"name": [name]}, sub_category="Properties.PROPERTY_WITH_NAME_EXISTS"))
+            errors.append(batch_error("OBJECT_ALREADY_EXISTS", exists_message(name), {"name": [name]},
+                                      sub_category=NAME_EXISTS))
             continue
         names.add(name)
-        results.append(property_out(_store_new(call, prop)))
+        # Batch-create results carry no timestamps or user ids (unlike the single create's answer).
+        results.append({k: v for k, v in property_out(_store_new(call, prop)).items() if k not in AUDIT_FIELDS})
     return call.batch_answer(results, errors, started, success=201)
 
 

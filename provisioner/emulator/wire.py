@@ -20,7 +20,7 @@ class HubSpotError(Exception):
 
     def __init__(self, status: int, body: dict, headers: dict | None = None) -> None:
         super().__init__(body.get("message", ""))
-        self.status = status
+        self.status = int(status)
         self.body = body
         self.headers = headers or {}
 
@@ -71,11 +71,15 @@ def not_found(message: str) -> HubSpotError:
 
 
 def batch_error(category: str, message: str, context: dict, *, sub_category: str | None = None) -> dict:
-    """One per-input failure inside a 207 answer (HubSpot's StandardError shape)."""
-    item = {"status": "error", "category": category, "message": message, "context": context,
-            "errors": [], "links": {}}
+    """One per-input failure inside a 207 answer: status, category, (subCategory,) message, context.
+
+    Recorded answers carry no ``errors`` or ``links`` inside these items (docs/emulator.md, conformance).
+    """
+    item = {"status": "error", "category": category}
     if sub_category:
         item["subCategory"] = sub_category
+    item["message"] = message
+    item["context"] = context
     return item
 
 
