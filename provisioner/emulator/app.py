@@ -47,7 +47,7 @@ class Emulator:
             self._log = open(self.settings.request_log, "a", encoding="utf-8")  # noqa: SIM115 - lives with the app
         self.store: Store | None = None
         if self.settings.state_file:
-            self.store = Store(self.settings.state_file)
+            self.store = Store(self.settings.state_file, self.settings.state_lock_wait_s)
             if not self.store.load_into(self.portal):
                 self.store.write_all(self.portal)
 

@@ -48,6 +48,7 @@ class EmulatorSettings:
     lag_max_s: float = 0.0
     # Storage and logs.
     state_file: str | None = None
+    state_lock_wait_s: float = 0.0  # how long to wait for another process holding the state file
     request_log: str | None = None
     # Strictness switches for behaviour HubSpot has not confirmed.
     enforce_validation_rules: bool = True  # rules apply to record writes (HubSpot says: from 2026-09)
