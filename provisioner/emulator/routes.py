@@ -10,7 +10,7 @@ from __future__ import annotations
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import BaseConverter, Map, Rule
 
-from provisioner.emulator import account_api, records_api, schema_api
+from provisioner.emulator import account_api, groups_api, properties_api, records_api, rules_api
 
 VERSIONS = ("2025-09", "2026-03", "2026-09")
 TOKEN_INFO = "/oauth/v2/private-apps/get/access-token-info"
@@ -19,22 +19,22 @@ OBJECTS_READ, OBJECTS_WRITE = "crm.objects.deals.read", "crm.objects.deals.write
 
 # (family, path after the object type, {method: (handler, scope)})
 CRM_ROUTES = (
-    ("properties", "/groups", {"GET": (schema_api.list_groups, SCHEMA_READ),
-                               "POST": (schema_api.create_group, SCHEMA_WRITE)}),
-    ("properties", "/groups/<name>", {"GET": (schema_api.get_group, SCHEMA_READ),
-                                      "PATCH": (schema_api.update_group, SCHEMA_WRITE),
-                                      "DELETE": (schema_api.archive_group, SCHEMA_WRITE)}),
-    ("properties", "/batch/create", {"POST": (schema_api.batch_create_properties, SCHEMA_WRITE)}),
-    ("properties", "/batch/read", {"POST": (schema_api.batch_read_properties, SCHEMA_READ)}),
-    ("properties", "/batch/archive", {"POST": (schema_api.batch_archive_properties, SCHEMA_WRITE)}),
-    ("properties", "", {"GET": (schema_api.list_properties, SCHEMA_READ),
-                        "POST": (schema_api.create_property, SCHEMA_WRITE)}),
-    ("properties", "/<name>", {"GET": (schema_api.get_property, SCHEMA_READ),
-                               "PATCH": (schema_api.update_property, SCHEMA_WRITE),
-                               "DELETE": (schema_api.archive_property, SCHEMA_WRITE)}),
-    ("property-validations", "", {"GET": (schema_api.list_rules, SCHEMA_READ)}),
-    ("property-validations", "/<name>", {"GET": (schema_api.get_rules, SCHEMA_READ)}),
-    ("property-validations", "/<name>/rule-type/<rule_type>", {"PUT": (schema_api.put_rule, SCHEMA_WRITE)}),
+    ("properties", "/groups", {"GET": (groups_api.list_groups, SCHEMA_READ),
+                               "POST": (groups_api.create_group, SCHEMA_WRITE)}),
+    ("properties", "/groups/<name>", {"GET": (groups_api.get_group, SCHEMA_READ),
+                                      "PATCH": (groups_api.update_group, SCHEMA_WRITE),
+                                      "DELETE": (groups_api.archive_group, SCHEMA_WRITE)}),
+    ("properties", "/batch/create", {"POST": (properties_api.batch_create_properties, SCHEMA_WRITE)}),
+    ("properties", "/batch/read", {"POST": (properties_api.batch_read_properties, SCHEMA_READ)}),
+    ("properties", "/batch/archive", {"POST": (properties_api.batch_archive_properties, SCHEMA_WRITE)}),
+    ("properties", "", {"GET": (properties_api.list_properties, SCHEMA_READ),
+                        "POST": (properties_api.create_property, SCHEMA_WRITE)}),
+    ("properties", "/<name>", {"GET": (properties_api.get_property, SCHEMA_READ),
+                               "PATCH": (properties_api.update_property, SCHEMA_WRITE),
+                               "DELETE": (properties_api.archive_property, SCHEMA_WRITE)}),
+    ("property-validations", "", {"GET": (rules_api.list_rules, SCHEMA_READ)}),
+    ("property-validations", "/<name>", {"GET": (rules_api.get_rules, SCHEMA_READ)}),
+    ("property-validations", "/<name>/rule-type/<rule_type>", {"PUT": (rules_api.put_rule, SCHEMA_WRITE)}),
     ("objects", "", {"GET": (records_api.list_deals, OBJECTS_READ),
                      "POST": (records_api.create_deal, OBJECTS_WRITE)}),
     ("objects", "/batch/create", {"POST": (records_api.batch_create_deals, OBJECTS_WRITE)}),
