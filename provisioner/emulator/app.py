@@ -116,7 +116,7 @@ class Emulator:
             if len(result) > 2:
                 headers.update(result[2])
         except HubSpotError as exc:
-            status, body = exc.status, (exc.body if not hasattr(exc, "html") else exc.html)
+            status, body = exc.status, exc.body
             headers.update(exc.headers)
         except Exception as exc:  # a bug in the emulator: answer as HubSpot's own failures look
             status = HTTPStatus.INTERNAL_SERVER_ERROR

@@ -80,9 +80,8 @@ def fault_answer(kind: str, settings: EmulatorSettings) -> HubSpotError:
     status = int(kind)
     # Gateways in front of HubSpot answer 502/503/504 with an HTML page, not HubSpot's JSON.
     text = HTTPStatus(status).phrase
-    page = HubSpotError(status, {})
-    page.html = f"<html><head><title>{status} {text}</title></head><body><h1>{status} {text}</h1></body></html>"
-    return page
+    return HubSpotError(status, f"<html><head><title>{status} {text}</title></head><body><h1>{status} {text}</h1>"
+                                "</body></html>")
 
 
 def rate_limited(policy: str, settings: EmulatorSettings) -> HubSpotError:
