@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+
+from provisioner import numbers
 
 DEFAULT_MAX_STRING = 65536
-MAX_NUMBER_CHARS = 64  # longer than any double HubSpot stores, written out
-MAX_EXPONENT = 308  # a double's range
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _intern: dict[str, str] = {}
@@ -36,23 +36,11 @@ def share(value: str) -> str:
 
 
 def normalise_number(text: str) -> str:
-    """"3", 3, "3.0" and "03" are all stored as "3"; "1.50" as "1.5".
-
-    Bounded before any conversion: at most MAX_NUMBER_CHARS characters and a magnitude a double can
-    hold, so "1e999999999" is refused at once instead of being expanded to a billion digits.
-    """
-    stripped = text.strip()
-    if len(stripped) > MAX_NUMBER_CHARS:
-        raise ValueProblem("INVALID_INTEGER", f"{text[:MAX_NUMBER_CHARS]}... was not a valid number.")
+    """"3", 3, "3.0" and "03" are all stored as "3"; "1.50" as "1.5" (bounded: ``provisioner.numbers``)."""
     try:
-        number = Decimal(stripped)
-    except InvalidOperation:
-        raise ValueProblem("INVALID_INTEGER", f"{text} was not a valid number.") from None
-    if not number.is_finite() or (number and not -MAX_EXPONENT <= number.adjusted() <= MAX_EXPONENT):
-        raise ValueProblem("INVALID_INTEGER", f"{text} was not a valid number.")
-    if number == number.to_integral_value():
-        return str(int(number))
-    return format(number.normalize(), "f")
+        return numbers.normalise_number(text)
+    except ValueError:
+        raise ValueProblem("INVALID_INTEGER", f"{text[:100]} was not a valid number.") from None
 
 
 def _epoch_ms(text: str) -> int | None:
