@@ -61,7 +61,7 @@ def test_numbers_built_to_freeze_are_refused_at_once(http: Http, value):
 
 def test_numbers_that_fit_still_go_through(http: Http):
     create_group_and_property(http, name="accord_progress", type="number", fieldType="number")
-    for sent, stored in (("1e3", "1000"), ("0e999999999", "0"), ("-2.50", "-2.5"), ("1.7e308", "17" + "0" * 307)):
+    for sent, stored in (("1e3", "1000"), ("0e9999", "0"), ("-2.50", "-2.5"), ("1.5e30", "15" + "0" * 29)):
         answer = http("POST", DEALS, {"properties": {"accord_progress": sent}})
         assert answer.status_code == 201 and answer.json()["properties"]["accord_progress"] == stored
 
