@@ -119,8 +119,8 @@ class Emulator:
             status, body = exc.status, exc.body
             headers.update(exc.headers)
         except Exception as exc:  # a bug in the emulator: answer as HubSpot's own failures look
-            status = HTTPStatus.INTERNAL_SERVER_ERROR
-            body = error(500, "INTERNAL_ERROR", f"internal error: {type(exc).__name__}: {exc}").body
+            bug = error(HTTPStatus.INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", f"internal error: {type(exc).__name__}: {exc}")
+            status, body = bug.status, bug.body
         headers.update(self.limits.headers())
         return status, body, headers
 
