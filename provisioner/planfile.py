@@ -67,6 +67,8 @@ def change_to_dict(change: Change) -> dict[str, Any]:
         "fields": list(change.fields),
         "risky": change.risky,
         "note": change.note,
+        "options": [{"value": o.value, "change": o.change, "fields": list(o.fields), "before": _plain(o.before),
+                     "after": _plain(o.after)} for o in change.options],
     }
 
 

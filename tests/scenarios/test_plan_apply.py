@@ -231,7 +231,7 @@ def test_plan_formats(capsys, portal):
     portal.config()
     as_json = run(capsys, "plan", "--format", "json")
     data = json.loads(as_json.out)
-    assert data["format_version"] == 1 and data["summary"]["create"] == 8
+    assert data["format_version"] == 2 and data["summary"]["create"] == 8
     markdown = run(capsys, "plan", "--format", "markdown")
     assert markdown.out.startswith("### provisioner plan: 9 to create")
     assert "- [ ] `sidebar`" in markdown.out
