@@ -33,51 +33,13 @@ from provisioner.changes import (
     rule_fields,
     rule_from_fields,
 )
-from provisioner.errors import ApplyError, ConflictError, ProvisionerError, StalePlanError, UnsafeChangeError
+from provisioner.errors import ApplyError, ConflictError, ProvisionerError
 from provisioner.hubspot.client import HubSpotClient
 from provisioner.hubspot.live import read_schema
-from provisioner.model import Config, LiveState, SchemaState
+from provisioner.model import SchemaState
 from provisioner.plan import Plan
 
 log = logging.getLogger(__name__)
-
-
-def check_allowed(plan: Plan, *, allow_archive: bool, allow_type_change: bool) -> None:
-    """Refuse a plan that holds a change needing an explicit flag."""
-    risky = [c.key for c in plan.changes if c.risky]
-    if risky and not allow_type_change:
-        raise UnsafeChangeError(
-            "the plan changes the type of " + ", ".join(f"'{k}'" for k in risky) + "; HubSpot converts or "
-            "clears existing values",
-            hint="review the plan, then apply with --allow-type-change",
-        )
-    archives = [c.key for c in plan.changes if isinstance(c, ArchiveProperty)]
-    if archives and not allow_archive:
-        raise UnsafeChangeError(
-            "the plan archives " + ", ".join(f"'{k}'" for k in archives),
-            hint="review the plan, then apply with --allow-archive",
-        )
-
-
-def check_fresh(plan: Plan, config: Config, live: LiveState, current: Plan) -> None:
-    """Refuse a saved plan when the file, the portal or any object it touches moved since."""
-    if plan.portal_id != live.portal_id:
-        raise StalePlanError(
-            f"the saved plan was made for portal {plan.portal_id}, but this is portal {live.portal_id}",
-            hint="apply it with the credentials of the portal it was made for",
-        )
-    if plan.config_digest != config.digest:
-        raise StalePlanError(
-            f"{config.path} changed since the plan was made", hint="run plan again and review the new plan"
-        )
-    moved = sorted(
-        key for key, value in plan.fingerprints.items() if current.fingerprints.get(key, value) != value
-    ) + sorted(set(current.fingerprints) - set(plan.fingerprints))
-    if moved:
-        raise StalePlanError(
-            "the portal changed since the plan was made: " + ", ".join(moved),
-            hint="run plan again and review the new plan",
-        )
 
 
 class _Applier:
