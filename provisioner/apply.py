@@ -8,10 +8,11 @@ what differs.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from provisioner.changes import (
     PROPERTY_MANAGED,
@@ -33,21 +34,43 @@ from provisioner.changes import (
     rule_fields,
     rule_from_fields,
 )
-from provisioner.errors import ApplyError, ConflictError, ProvisionerError
+from provisioner.errors import ApplyError, ConflictError, NotFoundError, ProvisionerError
 from provisioner.hubspot.client import HubSpotClient
 from provisioner.hubspot.live import read_schema
 from provisioner.model import SchemaState
 from provisioner.plan import Plan
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+# How long an object a 409 says exists may stay invisible (HubSpot's lag is 250-700 ms).
+VISIBLE_WITHIN_S = 10.0
 
 
 class _Applier:
     """Walks the plan's changes in the order the plan shows them; consecutive creates go in one batch."""
 
-    def __init__(self, client: HubSpotClient) -> None:
+    def __init__(self, client: HubSpotClient, *, sleep: Callable[[float], None], clock: Callable[[], float],
+                 visible_within_s: float) -> None:
         self.client = client
         self.done: list[str] = []
+        self.sleep = sleep
+        self.clock = clock
+        self.visible_within_s = visible_within_s
+
+    def until_visible(self, call: Callable[[], T], what: str) -> T:
+        """``call`` again while it meets a 404: an object another apply just created (its 409 said so)
+        takes HubSpot a moment to show (read-after-write lag); after ``visible_within_s``, the 404 stands."""
+        deadline = self.clock() + self.visible_within_s
+        delay = 0.1
+        while True:
+            try:
+                return call()
+            except NotFoundError:
+                if self.clock() + delay > deadline:
+                    raise
+                log.info("Detected %s not visible yet after its 409 (read-after-write lag); reading again", what)
+                self.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     def run(self, changes: tuple[Change, ...]) -> None:
         index = 0
@@ -68,7 +91,8 @@ class _Applier:
         try:
             self.client.create_group(group)
         except ConflictError:  # created meanwhile (a racing apply): converge on it
-            self.client.update_group(group.name, {"label": group.label, **_order(group.display_order)})
+            changes = {"label": group.label, **_order(group.display_order)}
+            self.until_visible(lambda: self.client.update_group(group.name, changes), f"group '{group.name}'")
         self.done.append(f"created group '{change.key}'")
 
     def update_group(self, change: Change) -> None:
@@ -111,7 +135,8 @@ class _Applier:
             try:
                 self.client.create_property(prop)
             except ConflictError:  # created meanwhile: read it and update what differs
-                current = self.client.get_property(prop.name)
+                read = functools.partial(self.client.get_property, prop.name)
+                current = self.until_visible(read, f"property '{prop.name}'")
                 self._converge(prop.name, property_fields(current.property), property_fields(prop))
             self.done.append(f"created property '{prop.name}'")
 
@@ -143,10 +168,11 @@ def _property_changes(after: dict[str, Any], fields: tuple[str, ...]) -> dict[st
     return {name: getattr(prop, name) for name in fields}
 
 
-def apply_plan(client: HubSpotClient, plan: Plan) -> list[str]:
+def apply_plan(client: HubSpotClient, plan: Plan, *, sleep: Callable[[float], None] = time.sleep,
+               clock: Callable[[], float] = time.monotonic, visible_within_s: float = VISIBLE_WITHIN_S) -> list[str]:
     """Make the plan's writes in the order the plan shows; on a failure, say what was done and what was not."""
     changes = plan.changes
-    applier = _Applier(client)
+    applier = _Applier(client, sleep=sleep, clock=clock, visible_within_s=visible_within_s)
     try:
         applier.run(changes)
     except ProvisionerError as exc:
