@@ -133,10 +133,6 @@ class ArchiveProperty(Change):
     kind, action, rank, counts_as = PROPERTY, ARCHIVE, 6, ARCHIVES
 
 
-CHANGE_TYPES: tuple[type[Change], ...] = (CreateGroup, UpdateGroup, CreateProperty, RestoreProperty,
-                                          UpdateProperty, RetypeProperty, SetRule, ChangeRule, ArchiveProperty)
-
-
 def in_apply_order(changes: Iterable[Change]) -> tuple[Change, ...]:
     """The one order of a plan (stable: within a rank, the order given, which is by name)."""
     return tuple(sorted(changes, key=lambda change: change.rank))
