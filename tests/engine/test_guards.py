@@ -37,12 +37,16 @@ def test_a_saved_plan_for_another_portal_is_a_portal_guard_error():
         check_fresh(saved, config, other, saved)
 
 
+def refusal(saved, config, live, current) -> str:
+    with pytest.raises(StalePlanError) as caught:
+        check_fresh(saved, config, live, current)
+    return str(caught.value)
+
+
 def test_the_portal_moved_names_the_object_and_the_field():
     saved, _, config = plan_against(live_with("Edited"))
     current, live, _ = plan_against(live_with("Edited again"))
-    with pytest.raises(StalePlanError) as caught:
-        check_fresh(saved, config, live, current)
-    assert str(caught.value) == ('the portal changed since the plan was made: property/accord_status: '
+    assert refusal(saved, config, live, current) == ('the portal changed since the plan was made: property/accord_status: '
                                  'label in the portal "Edited" -> "Edited again"')
 
 
@@ -61,9 +65,7 @@ def test_the_file_changed_names_what_it_changes():
     props["accord_status"] = dataclasses.replace(props["accord_status"], label="Status")
     edited = dataclasses.replace(config, digest="e" * 64, desired=dataclasses.replace(desired, properties=props))
     current, live, _ = plan_against(live_with("Edited"), edited)
-    with pytest.raises(StalePlanError) as caught:
-        check_fresh(saved, edited, live, current)
-    assert str(caught.value) == ('hubspot_schema.yaml changed since the plan was made: property/accord_status: '
+    assert refusal(saved, edited, live, current) == ('hubspot_schema.yaml changed since the plan was made: property/accord_status: '
                                  'label in the file "Accord Status" -> "Status"')
 
 
