@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from provisioner.changes import (
+    GROUP_MANAGED,
     PROPERTY_MANAGED,
     ArchiveProperty,
     Change,
@@ -187,22 +188,18 @@ def apply_plan(client: HubSpotClient, plan: Plan, *, sleep: Callable[[float], No
     return applier.done
 
 
-def _matches(change: Change, schema: SchemaState) -> bool:
-    """Whether the portal shows the change done."""
+def shows_done(change: Change, schema: SchemaState) -> bool:
+    """Whether the portal shows the change done, by the same comparison the plan was made with."""
     if isinstance(change, (CreateGroup, UpdateGroup)):
         group = schema.groups.get(change.key)
-        return group is not None and _subset(change.after, group_fields(group))
+        return group is not None and not changed_fields(change.after, group_fields(group), GROUP_MANAGED)
     if isinstance(change, ArchiveProperty):
         return change.key not in schema.properties
     if isinstance(change, (SetRule, ChangeRule)):
         rule = schema.rules.get(tuple(change.key.split("/", 1)))
-        return rule is not None and rule_fields(rule) == change.after
+        return rule is not None and rule_fields(rule) == dict(change.after)
     prop = schema.properties.get(change.key)
-    return prop is not None and _subset(change.after, property_fields(prop))
-
-
-def _subset(desired: dict[str, Any], live: dict[str, Any]) -> bool:
-    return all(value == live[key] for key, value in desired.items() if value is not None)
+    return prop is not None and not changed_fields(change.after, property_fields(prop), PROPERTY_MANAGED)
 
 
 def verify_applied(
@@ -213,7 +210,7 @@ def verify_applied(
     missing: list[str] = []
     for attempt in range(attempts):
         schema, _ = read_schema(client)
-        missing = [change.address for change in plan.changes if not _matches(change, schema)]
+        missing = [change.address for change in plan.changes if not shows_done(change, schema)]
         if not missing:
             return []
         if attempt + 1 < attempts:
