@@ -11,6 +11,8 @@ from provisioner.emulator import Emulator, EmulatorSettings
 from tests.emulator.conformance import at, load_fixtures, shape_problems
 
 FIXTURES = load_fixtures()
+# Older shapes HubSpot no longer sends: only the client must still read them.
+EMULATED = sorted(name for name, fixture in FIXTURES.items() if fixture.get("emulator", True))
 TOKEN = "test-token"
 
 
@@ -37,7 +39,7 @@ def send(client: Client, request: dict):
                        query_string=request.get("query"), headers=headers)
 
 
-@pytest.fixture(params=sorted(FIXTURES), ids=str)
+@pytest.fixture(params=EMULATED, ids=str)
 def recorded(request):
     fixture = FIXTURES[request.param]
     return fixture, answer(fixture)

@@ -158,6 +158,12 @@ def test_403_names_the_scopes_in_hubspots_current_shape():
     assert caught.value.required_scopes == ["crm.objects.deals.read"]
 
 
+def test_403_names_the_scopes_in_hubspots_older_shape_too():
+    with pytest.raises(errors.MissingScopesError) as caught:
+        client_for("missing_scopes_403_2022").list_properties()
+    assert caught.value.required_scopes == ["crm.objects.deals.read"]
+
+
 def test_429_ten_secondly_is_a_rate_limit_and_daily_stops():
     with pytest.raises(errors.RateLimitError) as caught:
         client_for("rate_limited_429_ten_secondly").list_groups()
