@@ -5,7 +5,7 @@ A number property holds a decimal written out in full: ``3``, ``3.0`` and ``"3"`
 
 The work is bounded before any conversion, whatever the input:
 - a numeric text is at most ``MAX_NUMBER_TEXT`` characters of ASCII: an optional sign, digits with
-  an optional ``.`` fraction, and an optional exponent of at most four digits. ``1_000``, non-ASCII
+  an optional ``.`` fraction, and an optional exponent. ``1_000``, non-ASCII
   digits, ``nan``, ``Infinity`` and hexadecimal are refused, never read as something else;
 - the value's first significant digit lies within ``MAX_EXPONENT`` places of the point on either
   side (below 10^31, and 0 or at least 10^-30): HubSpot's numbers hold no more, and written out
@@ -22,7 +22,7 @@ MAX_NUMBER_TEXT = 64
 MAX_EXPONENT = 30
 _LIMIT = 10 ** (MAX_EXPONENT + 1)
 _EXACT_FLOAT = 2.0**53  # below it a whole float and its repr are the same integer
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def normalise_number(value: object) -> str:

@@ -48,10 +48,12 @@ MAX_EVENT_KEPT = 100  # characters of an ignored event's name kept for the repor
 _DEAL_ID = re.compile(r"[1-9][0-9]{0,19}")
 # A URL that urlsplit reads as http(s) with a host and that holds no blank: the common case,
 # accepted without splitting it; anything else goes through urlsplit.
-_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.:@_~!$&'()*+,;=%-]+(?:[/?#][!-~]*)?")
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.@_~!$&'()*+,;=%-]+(?::[0-9]{1,4})?(?:[/?#][!-~]*)?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _LONE_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<![0-9a-fA-F]{2})\\u[dD][c-fC-F]")
 _LIMIT = 10 ** (MAX_EXPONENT + 1)
+_MEMO_KEPT = 4096  # checked values remembered per field (see ``Rules.fields``)
+_ABSENT = object()
 _SMALL = tuple(str(n) for n in range(1001))  # the texts of the common counts and scores, made once
 
 # How a field's value is checked (decided once per field, see ``Rules.fields``).
@@ -137,11 +139,16 @@ class Rules:
         return sorted(self.mapping.values())
 
     @cached_property
-    def fields(self) -> tuple[tuple[str, str, int, int], ...]:
-        """Per mapped field, decided once: (Accord field, property, how it is checked, length limit)."""
+    def fields(self) -> tuple[tuple[str, str, int, int, dict], ...]:
+        """Per mapped field, decided once: (Accord field, property, how it is checked, length limit, memo).
+
+        The memo maps values the typed decoder read (str, int, float or None: no two of them equal
+        unless they normalise alike) to the text they were accepted as: statuses, stages, counts
+        and scores repeat, so most values are checked once a run and their texts shared.
+        """
         return tuple(
             (accord_field, prop, _kind(accord_field, prop, self.number_properties),
-             min(self.max_length.get(prop, TEXT_LIMIT), TEXT_LIMIT))
+             min(self.max_length.get(prop, TEXT_LIMIT), TEXT_LIMIT), {})
             for accord_field, prop in self.mapping.items()
         )
 
@@ -205,10 +212,11 @@ def _check(accord_field: str, prop: str, kind: int, limit: int, value: object, p
                 return None, f"{accord_field} must be a number, got {_show(value)} ({exc})"
         return None, f"{accord_field} must be a number, got {_show(value)}"
     if kind_of is str:
+        if not plain:
+            where = _CONTROL.search(value)
+            if where is not None:
+                return None, f"{accord_field} holds a control character (U+{ord(where.group()):04X} at {where.start() + 1})"
         text = value.strip()
-        if not plain and _CONTROL.search(text) is not None:
-            where = _CONTROL.search(text)
-            return None, f"{accord_field} holds a control character (U+{ord(where.group()):04X} at {where.start() + 1})"
     elif kind_of is int or kind_of is float:
         try:
             text = normalise_number(value)
@@ -226,7 +234,8 @@ def _check(accord_field: str, prop: str, kind: int, limit: int, value: object, p
         try:
             parts = urlsplit(text)
             ok = parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in text
-        except ValueError:  # an unclosed [ in the host, a bad port: urlsplit refuses them
+            ok = ok and (parts.port is None or parts.port >= 0)  # .port refuses a port beyond 65535
+        except ValueError:  # an unclosed [ in the host, a port that is not a number: refused
             ok = False
         if not ok:
             return None, f"URL must be an http(s) URL, got {_show(text)}"
@@ -265,6 +274,8 @@ def parse_line(line_no: int, line: bytes | str, rules: Rules) -> Snapshot | Igno
             return Invalid(line_no, (f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",), _kept(raw))
     # Without non-ASCII bytes, escapes or DEL, no string of the line can hold a control character.
     plain = plain and b"\\" not in raw and b"\x7f" not in raw
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _depth(raw) > MAX_DEPTH:
+        return Invalid(line_no, (f"nested deeper than {MAX_DEPTH} levels",), _kept(raw))
     try:
         record = _decode_record(raw)
     except (msgspec.MsgspecError, ValueError, RecursionError):
@@ -274,7 +285,7 @@ def parse_line(line_no: int, line: bytes | str, rules: Rules) -> Snapshot | Igno
         if event not in rules.triggers:
             return Ignored(line_no, event[:MAX_EVENT_KEPT])
         return _checked(line_no, raw, event, record.occurred_at, record.accord_id, record.deal_id, record.data,
-                        rules, plain)
+                        rules, plain, True)
     if not raw.strip():
         return None
     return _read_untyped(line_no, raw, rules)
@@ -282,8 +293,6 @@ def parse_line(line_no: int, line: bytes | str, rules: Rules) -> Snapshot | Igno
 
 def _read_untyped(line_no: int, raw: bytes, rules: Rules) -> Snapshot | Ignored | Invalid:
     """A line the typed decoder refused (valid UTF-8): every reason it is invalid."""
-    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth(raw) > MAX_DEPTH:
-        return Invalid(line_no, (f"nested deeper than {MAX_DEPTH} levels",), _kept(raw))
     try:
         item = _decode_any(raw)
     except RecursionError:
@@ -303,7 +312,7 @@ def _read_untyped(line_no: int, raw: bytes, rules: Rules) -> Snapshot | Ignored 
     if event not in rules.triggers:
         return Ignored(line_no, event[:MAX_EVENT_KEPT])
     return _checked(line_no, raw, event, item.get("occurred_at"), item.get("accord_id"), item.get("deal_id"),
-                    item.get("data"), rules, False)
+                    item.get("data"), rules, False, False)
 
 
 def _depth(raw: bytes) -> int:
@@ -326,19 +335,19 @@ def _accord_id(value: object, plain: bool) -> tuple[str | None, str | None]:
         return str(value), None
     if type(value) is not str:
         return None, "'accord_id' is missing" if value is None else f"'accord_id' must be a string, got {_show(value)}"
+    if not plain and _CONTROL.search(value) is not None:
+        return None, "'accord_id' holds a control character"
     text = value.strip()
     if not text:
         return None, "'accord_id' is missing"
     if len(text) > MAX_ID_LENGTH:
         return None, f"'accord_id' is {len(text)} characters, over the limit of {MAX_ID_LENGTH}"
-    if not plain and _CONTROL.search(text) is not None:
-        return None, "'accord_id' holds a control character"
     return text, None
 
 
 def _checked(line_no: int, raw: bytes, event: str, occurred_at: object, accord_id: object, deal_id: object,
-             data: object, rules: Rules, plain: bool) -> Snapshot | Invalid:
-    """The checks of a trigger event's record, the same whichever decoder read it."""
+             data: object, rules: Rules, plain: bool, typed: bool) -> Snapshot | Invalid:
+    """The checks of a trigger event's record, the same whichever decoder read it (``typed``: msgspec's)."""
     reasons: list[str] = []
     accord_id, reason = _accord_id(accord_id, plain)
     if reason is not None:
@@ -367,13 +376,24 @@ def _checked(line_no: int, raw: bytes, event: str, occurred_at: object, accord_i
     if type(data) is not dict:
         reasons.append("'data' must be an object")
     else:
-        for accord_field, prop, kind, limit in rules.fields:
-            if accord_field in data:
-                value, reason = _check(accord_field, prop, kind, limit, data[accord_field], plain)
-                if reason is None:
-                    values[prop] = value
-                else:
-                    reasons.append(reason)
+        for accord_field, prop, kind, limit, memo in rules.fields:
+            value = data.get(accord_field, _ABSENT)
+            if value is _ABSENT:
+                continue
+            if typed:
+                text = memo.get(value)
+                if text is not None:
+                    values[prop] = text
+                    continue
+            text, reason = _check(accord_field, prop, kind, limit, value, plain)
+            if reason is not None:
+                reasons.append(reason)
+                continue
+            values[prop] = text
+            if typed:
+                if len(memo) >= _MEMO_KEPT:
+                    memo.clear()
+                memo[value] = text
     if reasons:
         return Invalid(line_no, tuple(reasons), _kept(raw), accord_id, deal_id, at)
     return Snapshot(line_no, event, at, accord_id, deal_id, values)

@@ -231,11 +231,16 @@ def test_times_agree_with_the_general_conversion(given):
     ["https://app.accord.example/a/acc_1", "http://x.example", "https://x.example:8443/a?b=c#d", "HTTPS://x.example/a",
      "https://user@x.example/", "https:///path", "https://", "https:x.example", "ftp://x.example/a",
      "https://x.example/a b", "https://[::1]/a", "https://x\u00e9.example/a", "https://x.example/\u00e9",
-     "https://x.example/a\tb", "mailto:a@x.example", "//x.example/a"],
+     "https://x.example/a\tb", "mailto:a@x.example", "//x.example/a", "https://[::1", "http://x.example:99999/",
+     "http://x.example:65535/", "http://x.example:8080", "http://u:p@x.example/", "http://x.example:/", "http://x.example:a/"],
 )
 def test_the_quick_url_check_agrees_with_urlsplit(rules, url):
-    parts = urlsplit(url)
-    valid = parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in url
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in url
+        valid = valid and (parts.port is None or parts.port >= 0)
+    except ValueError:
+        valid = False
     valid = valid and url.isprintable()  # a control character (a tab) is refused before urlsplit drops it
     result = parse_line(1, event(URL=url), rules)
     assert isinstance(result, Snapshot if valid else Invalid), url
