@@ -10,7 +10,6 @@ asking until its declared state, and so its digest, changes.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from provisioner.errors import ConfigError, Problem
+from provisioner.errors import ConfigError, Problem, UsageError
+from provisioner.files import write_atomic
 from provisioner.model import Config
 from provisioner.plan import ManualStep, fingerprint
 
@@ -146,7 +146,7 @@ def record_confirmations(
         mine[step.id] = {"digest": step.digest, "confirmed_at": confirmed_at, "confirmed_by": confirmed_by}
     portals[str(portal_id)] = dict(sorted(mine.items()))
     text = HEADER + yaml.safe_dump({"portals": dict(sorted(portals.items()))}, sort_keys=False)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        raise UsageError(f"cannot write the confirmations to {path}: {exc.strerror or exc}") from None

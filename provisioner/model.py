@@ -126,6 +126,17 @@ class SchemaState:
 
 
 @dataclass(frozen=True)
+class LiveState:
+    """What was read from the portal: its id, its account type and its schema."""
+
+    portal_id: int
+    account_type: str
+    schema: SchemaState
+    # Names of properties HubSpot itself defines (never managed, never exported).
+    hubspot_defined: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
 class Sidebar:
     """The deal record's left-sidebar section: HubSpot has no API for it."""
 

@@ -6,8 +6,8 @@ import json
 
 from provisioner.apply import apply_plan
 from provisioner.config import load_config
-from provisioner.engine import make_plan
 from provisioner.model import Property
+from provisioner.planning import make_plan
 from tests.scenarios.harness import run
 
 GROUP = "accord_customer_collaboration_data"
