@@ -42,7 +42,6 @@ COUNT_FIELDS = ("CUSTOMER_INVITED_COUNT", "CUSTOMER_ACCEPTED_COUNT")
 MAX_DEPTH = 16  # JSON nesting; an event is two levels deep
 RAW_KEPT = 2048  # characters of an invalid line kept for its dead letter
 MAX_ID_LENGTH = 256  # characters of an accord id
-TEXT_LIMIT = 65_536  # HubSpot's limit for a text value, when no MAX_LENGTH rule is stricter
 MAX_EVENT_KEPT = 100  # characters of an ignored event's name kept for the report
 
 _DEAL_ID = re.compile(r"[1-9][0-9]{0,19}")
@@ -139,7 +138,7 @@ class Rules:
         return sorted(self.mapping.values())
 
     @cached_property
-    def fields(self) -> tuple[tuple[str, str, int, int, dict], ...]:
+    def fields(self) -> tuple[tuple[str, str, int, int | None, dict], ...]:
         """Per mapped field, decided once: (Accord field, property, how it is checked, length limit, memo).
 
         The memo maps values the typed decoder read (str, int, float or None: no two of them equal
@@ -148,7 +147,7 @@ class Rules:
         """
         return tuple(
             (accord_field, prop, _kind(accord_field, prop, self.number_properties),
-             min(self.max_length.get(prop, TEXT_LIMIT), TEXT_LIMIT), {})
+             self.max_length.get(prop), {})
             for accord_field, prop in self.mapping.items()
         )
 
@@ -180,7 +179,7 @@ def _show(value: object) -> str:
     return "an object" if isinstance(value, dict) else "an array" if isinstance(value, list) else type(value).__name__
 
 
-def _check(accord_field: str, prop: str, kind: int, limit: int, value: object, plain: bool) -> tuple[str | None, str | None]:
+def _check(accord_field: str, prop: str, kind: int, limit: int | None, value: object, plain: bool) -> tuple[str | None, str | None]:
     """(the value as HubSpot stores it, None) or (None, the reason it is refused)."""
     if value is None:
         return "", None
@@ -228,7 +227,7 @@ def _check(accord_field: str, prop: str, kind: int, limit: int, value: object, p
         if text not in STATUSES:
             return None, f"STATUS must be one of {', '.join(STATUSES)}, got {_show(value)}"
         return text, None
-    if len(text) > limit:
+    if limit is not None and len(text) > limit:
         return None, f"{accord_field} is {len(text)} characters, over the limit of {limit} of {prop}"
     if kind == _URL and text and _PLAIN_URL.fullmatch(text) is None:
         try:
