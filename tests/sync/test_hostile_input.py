@@ -79,7 +79,7 @@ CASES = {
     "huge exponent as number": (lambda d: [hostile(d, '{"PROGRESS": 1e999999999}')], "not JSON"),
     "5000-digit number": (lambda d: [hostile(d, '{"EXECUTION_SCORE": 1' + "0" * 5000 + "}")], "not JSON"),
     "40-digit number": (lambda d: [hostile(d, '{"EXECUTION_SCORE": "1' + "0" * 40 + '"}')], "out of range"),
-    "long numeric text": (lambda d: [hostile(d, '{"EXECUTION_SCORE": "0.' + "1" * 100 + '"}')], "longer than 64"),
+    "long numeric text": (lambda d: [hostile(d, '{"EXECUTION_SCORE": "0.' + "1" * 100 + '"}')], "longer than 100"),
     "deep nesting": (lambda d: [hostile(d, '{"STAGE_NAME": ' + "[" * 30_000 + "]" * 30_000 + "}")],
                      "nested deeper than 16"),
     "deep nesting in an unknown key": (lambda d: [hostile(d, '{"X": ' + "{\"a\":" * 5000 + "1" + "}" * 5000 + "}")],
