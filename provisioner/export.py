@@ -227,6 +227,8 @@ def export_document(
         data["groups"] = group_entries
     data["properties"] = prop_entries
     _keep_sidebar(base, exported, data, remarks)
+    if base.get("crm_card"):
+        data["crm_card"] = dict(base["crm_card"])  # no API can read it: kept from the file
     _keep_sync(base, {p.name: p.type for p in props}, data, remarks)
     tombstones = []
     for item in base.get("tombstones") or []:

@@ -1,6 +1,7 @@
 """Manual steps: what the file declares that no HubSpot API can set or read, and their confirmations.
 
-View-only access and the deal sidebar are set by a person in HubSpot's UI. Each becomes a step
+View-only access, the deal sidebar and an app's CRM card on the deal record are set by a person
+in HubSpot's UI. Each becomes a step
 with the exact clicks and a digest of the declared state. A person records that a step was done
 with ``provisioner confirm``, which writes the step's digest into a confirmations file next to the
 config (reviewed in the repository like the config, one section per portal). A confirmed step stops
@@ -19,7 +20,7 @@ import yaml
 
 from provisioner.errors import ConfigError, Problem, UsageError
 from provisioner.files import write_atomic
-from provisioner.model import Config
+from provisioner.model import Config, CrmCard
 from provisioner.plan import ManualStep, fingerprint
 
 ACCESS_TEXT = {
@@ -29,7 +30,7 @@ ACCESS_TEXT = {
 
 HEADER = """\
 # Manual steps done by hand in HubSpot's UI, per portal id. HubSpot has no API to set or read
-# these (view-only access, the deal sidebar), so `provisioner confirm` records them here.
+# these (view-only access, the deal sidebar, an app's CRM card), so `provisioner confirm` records them here.
 # Review this file like the config: a step asks again when its declared state changes.
 """
 
@@ -90,7 +91,31 @@ def declared_steps(config: Config) -> list[ManualStep]:
                 digest=fingerprint(desired),
             )
         )
+    if config.crm_card is not None:
+        steps.append(crm_card_step(config.crm_card))
     return steps
+
+
+CRM_CARD_PLACES = {"right_sidebar": "right sidebar", "middle_column": "middle column"}
+
+
+def crm_card_step(card: CrmCard) -> ManualStep:
+    """The seed's reminder: an app's card (e.g. Accord's) on the deal record, placed by hand."""
+    place = CRM_CARD_PLACES[card.location]
+    desired = {"app": card.app, "location": card.location}
+    return ManualStep(
+        id="crm_card",
+        title=f"Add the '{card.app}' CRM card to the deal record's {place}",
+        instructions=(
+            f"Make sure the {card.app} app is connected to HubSpot (its card is offered only once the app is installed).",
+            "In HubSpot, open Settings > Objects > Deals > Record Customization and choose the default view.",
+            f"In the {place}, click Add cards and open the Card library; filter the card types by apps.",
+            f"Find the '{card.app}' card and click Add card; move it where you want it in the {place}.",
+            "Click Save and exit.",
+        ),
+        desired=desired,
+        digest=fingerprint(desired),
+    )
 
 
 def load_confirmations(path: str | os.PathLike) -> dict[str, dict[str, Confirmation]]:

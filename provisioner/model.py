@@ -144,6 +144,17 @@ class Sidebar:
     properties: tuple[str, ...]
 
 
+CRM_CARD_LOCATIONS = ("right_sidebar", "middle_column")
+
+
+@dataclass(frozen=True)
+class CrmCard:
+    """An app's card on the deal record (record customization): HubSpot has no API for it."""
+
+    app: str  # the card's name in HubSpot's card library, e.g. "Accord"
+    location: str = "right_sidebar"  # or "middle_column"
+
+
 @dataclass(frozen=True)
 class SyncSettings:
     # Accord field name (e.g. "URL") -> HubSpot internal property name.
@@ -171,6 +182,7 @@ class Config:
     # Property name -> "view_only" | "view_and_edit" (no API: a manual step).
     access: Mapping[str, str] = field(default_factory=dict)
     sidebar: Sidebar | None = None
+    crm_card: CrmCard | None = None
     sync: SyncSettings = field(default_factory=SyncSettings)
 
     def __post_init__(self) -> None:

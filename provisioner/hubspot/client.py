@@ -55,6 +55,7 @@ TIERS = {"starter": 100, "professional": 190, "enterprise": 190, "increase": 250
 RETRYABLE_STATUS = frozenset({423, 500, 502, 503, 504, 520, 521, 522, 523, 524, 525, 526, 527, 528, 529, 530})
 TOKEN_INFO_PATH = "/oauth/v2/private-apps/get/access-token-info"
 SCHEMA_SCOPES = ("crm.schemas.deals.read", "crm.schemas.deals.write")
+OBJECT_SCOPES = ("crm.objects.deals.read", "crm.objects.deals.write")
 
 
 @dataclass
@@ -443,6 +444,10 @@ class HubSpotClient:
             ))
             for part in chunks(list(values))
         ])
+
+    def archive_deal(self, deal_id: str) -> None:
+        """Move a deal to HubSpot's recycle bin (204 whether or not it was there)."""
+        self.request("DELETE", self._deals(f"/{quote(str(deal_id))}"))
 
 
 def _json(response: requests.Response) -> Any:
