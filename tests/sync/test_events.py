@@ -298,3 +298,8 @@ def test_nesting_within_the_limit_under_an_unmapped_key_is_read(rules):
 def test_deal_ids_are_digits_without_a_leading_zero(rules):
     assert parse_line(1, event(deal_id="0101"), rules).reason.startswith("'deal_id' must be a HubSpot record id")
     assert parse_line(1, event(deal_id=101), rules).deal_id == "101"
+
+
+def test_an_accord_id_may_be_a_whole_number(rules):
+    assert parse_line(1, event(accord_id=12), rules).accord_id == "12"
+    assert "'accord_id' must be a string" in parse_line(1, event(accord_id=1.5), rules).reason
