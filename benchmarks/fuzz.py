@@ -147,10 +147,11 @@ def _inputs(samples: list[bytes]):
             else:  # a structural change: a node of the parsed sample replaced by any JSON value
                 try:
                     tree = json.loads(bytes(data))
-                except ValueError:
+                    _replace(tree, draw(st.integers(0, 50)), draw(json_values))
+                    text = json.dumps(tree, ensure_ascii=draw(st.booleans()))
+                except (ValueError, RecursionError):  # not JSON any more, or nested too deep for json
                     continue
-                _replace(tree, draw(st.integers(0, 50)), draw(json_values))
-                data = bytearray(json.dumps(tree, ensure_ascii=draw(st.booleans())).encode("utf-8", "surrogatepass"))
+                data = bytearray(text.encode("utf-8", "surrogatepass"))
         return bytes(data)
 
     return mutated()

@@ -25,38 +25,26 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from urllib.parse import urlsplit
 
 import msgspec
 
 from provisioner.model import Config
-from provisioner.numbers import MAX_EXPONENT, normalise_number
+from provisioner.numbers import normalise_number
+from provisioner.sync.checks import LIMIT, STATUSES, check_accord_id, check_value, field_kind, show
 from provisioner.sync.instant import format_instant, parse_instant
 from provisioner.sync.source import MAX_LINE_BYTES, LongLine
 
-__all__ = ["format_instant", "normalise_number", "parse_instant"]  # re-exported for the sync's modules
+__all__ = ["STATUSES", "format_instant", "normalise_number", "parse_instant"]  # re-exported for other modules
 
-STATUSES = ("Not Started", "On Track", "At Risk", "Stalled")
-COUNT_FIELDS = ("CUSTOMER_INVITED_COUNT", "CUSTOMER_ACCEPTED_COUNT")
 # Limits (docs/sync.md, Input); the line limit, MAX_LINE_BYTES, is the reader's (``source``).
 MAX_DEPTH = 16  # JSON nesting; an event is two levels deep
 RAW_KEPT = 2048  # characters of an invalid line kept for its dead letter
-MAX_ID_LENGTH = 256  # characters of an accord id
 MAX_EVENT_KEPT = 100  # characters of an ignored event's name kept for the report
 
 _DEAL_ID = re.compile(r"[1-9][0-9]{0,19}")
-# A URL that urlsplit reads as http(s) with a host and that holds no blank: the common case,
-# accepted without splitting it; anything else goes through urlsplit.
-_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.@_~!$&'()*+,;=%-]+(?::[0-9]{1,4})?(?:[/?#][!-~]*)?")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _LONE_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<![0-9a-fA-F]{2})\\u[dD][c-fC-F]")
-_LIMIT = 10 ** (MAX_EXPONENT + 1)
 _MEMO_KEPT = 4096  # checked values remembered per field (see ``Rules.fields``)
 _ABSENT = object()
-_SMALL = tuple(str(n) for n in range(1001))  # the texts of the common counts and scores, made once
-
-# How a field's value is checked (decided once per field, see ``Rules.fields``).
-_COUNT, _PROGRESS, _NUMBER, _TEXT, _STATUS, _URL = range(6)
 
 
 class _Record(msgspec.Struct):
@@ -146,99 +134,10 @@ class Rules:
         and scores repeat, so most values are checked once a run and their texts shared.
         """
         return tuple(
-            (accord_field, prop, _kind(accord_field, prop, self.number_properties),
+            (accord_field, prop, field_kind(accord_field, prop, self.number_properties),
              self.max_length.get(prop), {})
             for accord_field, prop in self.mapping.items()
         )
-
-
-def _kind(accord_field: str, prop: str, number_properties: frozenset[str]) -> int:
-    if accord_field in COUNT_FIELDS:
-        return _COUNT
-    if accord_field == "PROGRESS":
-        return _PROGRESS
-    if accord_field == "EXECUTION_SCORE" or prop in number_properties:
-        return _NUMBER
-    if accord_field == "STATUS":
-        return _STATUS
-    if accord_field == "URL":
-        return _URL
-    return _TEXT
-
-
-def _show(value: object) -> str:
-    """A value for a reason, bounded: long texts cut, containers named, never a deep repr."""
-    if isinstance(value, str):
-        return repr(value) if len(value) <= 80 else repr(value[:80]) + "…"
-    if value is None or isinstance(value, bool):
-        return {None: "null", True: "true", False: "false"}[value]
-    if type(value) is int:
-        return str(value) if -_LIMIT < value < _LIMIT else f"a number of about {len(str(abs(value)))} digits"
-    if type(value) is float:
-        return repr(value)
-    return "an object" if isinstance(value, dict) else "an array" if isinstance(value, list) else type(value).__name__
-
-
-def _check(accord_field: str, prop: str, kind: int, limit: int | None, value: object, plain: bool) -> tuple[str | None, str | None]:
-    """(the value as HubSpot stores it, None) or (None, the reason it is refused)."""
-    if value is None:
-        return "", None
-    kind_of = type(value)
-    if kind == _COUNT and kind_of is int and 0 <= value < _LIMIT:
-        return (_SMALL[value] if value <= 1000 else str(value)), None
-    if kind == _PROGRESS and kind_of is int and 0 <= value <= 100:
-        return _SMALL[value], None
-    if kind == _COUNT or kind == _PROGRESS:
-        if kind_of is not int and kind_of is not float and kind_of is not str:
-            return None, f"{accord_field} must be a number, got {_show(value)}"
-        try:
-            text = normalise_number(value)
-        except ValueError as exc:
-            return None, f"{accord_field} must be a number, got {_show(value)} ({exc})"
-        if kind == _COUNT:
-            if "." in text or text.startswith("-"):
-                return None, f"{accord_field} must be a whole number >= 0, got {_show(value)}"
-        elif text.startswith("-") or (len(text.partition(".")[0]) > 2 and text != "100"):
-            return None, f"PROGRESS must be from 0 to 100, got {_show(value)}"
-        return text, None
-    if kind == _NUMBER:
-        if kind_of is int and 0 <= value <= 1000:
-            return _SMALL[value], None
-        if kind_of in (int, float, str):
-            try:
-                return normalise_number(value), None
-            except ValueError as exc:
-                return None, f"{accord_field} must be a number, got {_show(value)} ({exc})"
-        return None, f"{accord_field} must be a number, got {_show(value)}"
-    if kind_of is str:
-        if not plain:
-            where = _CONTROL.search(value)
-            if where is not None:
-                return None, f"{accord_field} holds a control character (U+{ord(where.group()):04X} at {where.start() + 1})"
-        text = value.strip()
-    elif kind_of is int or kind_of is float:
-        try:
-            text = normalise_number(value)
-        except ValueError as exc:
-            return None, f"{accord_field} must be a string, got {_show(value)} ({exc})"
-    else:
-        return None, f"{accord_field} must be a string, got {_show(value)}"
-    if kind == _STATUS:
-        if text not in STATUSES:
-            return None, f"STATUS must be one of {', '.join(STATUSES)}, got {_show(value)}"
-        return text, None
-    if limit is not None and len(text) > limit:
-        return None, f"{accord_field} is {len(text)} characters, over the limit of {limit} of {prop}"
-    if kind == _URL and text and _PLAIN_URL.fullmatch(text) is None:
-        try:
-            parts = urlsplit(text)
-            ok = parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in text
-            ok = ok and (parts.port is None or parts.port >= 0)  # .port refuses a port beyond 65535
-        except ValueError:  # an unclosed [ in the host, a port that is not a number: refused
-            ok = False
-        if not ok:
-            return None, f"URL must be an http(s) URL, got {_show(text)}"
-    return text, None
 
 
 def _kept(raw: bytes) -> str:
@@ -329,26 +228,11 @@ def _depth(raw: bytes) -> int:
 _BRACKETS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
-def _accord_id(value: object, plain: bool) -> tuple[str | None, str | None]:
-    if type(value) is int and -_LIMIT < value < _LIMIT:
-        return str(value), None
-    if type(value) is not str:
-        return None, "'accord_id' is missing" if value is None else f"'accord_id' must be a string, got {_show(value)}"
-    if not plain and _CONTROL.search(value) is not None:
-        return None, "'accord_id' holds a control character"
-    text = value.strip()
-    if not text:
-        return None, "'accord_id' is missing"
-    if len(text) > MAX_ID_LENGTH:
-        return None, f"'accord_id' is {len(text)} characters, over the limit of {MAX_ID_LENGTH}"
-    return text, None
-
-
 def _checked(line_no: int, raw: bytes, event: str, occurred_at: object, accord_id: object, deal_id: object,
              data: object, rules: Rules, plain: bool, typed: bool) -> Snapshot | Invalid:
     """The checks of a trigger event's record, the same whichever decoder read it (``typed``: msgspec's)."""
     reasons: list[str] = []
-    accord_id, reason = _accord_id(accord_id, plain)
+    accord_id, reason = check_accord_id(accord_id, plain)
     if reason is not None:
         reasons.append(reason)
     if deal_id is None or deal_id == "":
@@ -358,11 +242,11 @@ def _checked(line_no: int, raw: bytes, event: str, occurred_at: object, accord_i
         if type(deal_id) is str:
             text = deal_id.strip()
         elif type(deal_id) is int:
-            text = str(deal_id) if 0 < deal_id < _LIMIT else ""
+            text = str(deal_id) if 0 < deal_id < LIMIT else ""
         else:
             text = ""
         if _DEAL_ID.fullmatch(text) is None:
-            reasons.append(f"'deal_id' must be a HubSpot record id (digits, no leading zero), got {_show(deal_id)}")
+            reasons.append(f"'deal_id' must be a HubSpot record id (digits, no leading zero), got {show(deal_id)}")
             deal_id = None
         else:
             deal_id = text
@@ -384,7 +268,7 @@ def _checked(line_no: int, raw: bytes, event: str, occurred_at: object, accord_i
                 if text is not None:
                     values[prop] = text
                     continue
-            text, reason = _check(accord_field, prop, kind, limit, value, plain)
+            text, reason = check_value(accord_field, prop, kind, limit, value, plain)
             if reason is not None:
                 reasons.append(reason)
                 continue
