@@ -46,10 +46,12 @@ def _register_commands() -> None:
         emulator_commands,
         engine_commands,
         pipeline_commands,
+        serve_commands,
         sync_commands,
     )
 
-    for module in (config_commands, engine_commands, pipeline_commands, sync_commands, emulator_commands):
+    for module in (config_commands, engine_commands, pipeline_commands, sync_commands, serve_commands,
+                   emulator_commands):
         module.register(cli)
 
 
