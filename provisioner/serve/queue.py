@@ -191,17 +191,18 @@ class Queue:
             return "ignored"
         if db.execute("SELECT 1 FROM deals_gone WHERE deal_id = ?", (event.deal_id,)).fetchone():
             return "ignored"
+        value = event.value or ""
+        wanted = db.execute("SELECT value FROM desired WHERE deal_id = ? AND property = ?",
+                            (event.deal_id, event.property)).fetchone()
+        # What Accord wants is never a hand edit, even before the tool recorded HubSpot's answer.
+        if (wanted is not None and value == wanted[0]) or (policy.app_id and event.source_id == policy.app_id):
+            return "echo"
         row = db.execute("SELECT value, confirmed_at FROM confirmed WHERE deal_id = ? AND property = ?",
                          (event.deal_id, event.property)).fetchone()
         if row is None:
-            return "ignored"  # the tool never wrote this value: nothing to defend
+            return "ignored"  # the tool never wrote this property of this deal: nothing to defend
         confirmed, confirmed_at = row
-        wanted = db.execute("SELECT value FROM desired WHERE deal_id = ? AND property = ?",
-                            (event.deal_id, event.property)).fetchone()
-        value = event.value or ""
-        if value == confirmed or (wanted is not None and value == wanted[0]):
-            return "echo"
-        if policy.app_id and event.source_id == policy.app_id:
+        if value == confirmed:
             return "echo"
         if occurred < confirmed_at:
             return "stale"  # the tool wrote the property after this change: already overwritten
