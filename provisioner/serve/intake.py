@@ -38,6 +38,8 @@ def _lines(text: str) -> list[str]:
             items = json.loads(stripped)
         except ValueError as exc:
             raise BodyError(f"the body is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        except RecursionError:
+            raise BodyError("the body is not JSON we read (nested too deeply)") from None
         if not isinstance(items, list):
             raise BodyError("the body is not a JSON object, array or JSON lines")
         return [json.dumps(item, separators=(",", ":"), ensure_ascii=False) for item in items]
@@ -46,13 +48,15 @@ def _lines(text: str) -> list[str]:
     try:
         json.loads(stripped)
         return [stripped]
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     lines = [line for line in stripped.splitlines() if line.strip()]
     try:
         json.loads(lines[0])
     except ValueError as exc:
         raise BodyError(f"the body is not JSON ({exc.msg} at line 1 column {exc.colno})") from None
+    except RecursionError:
+        raise BodyError("the body is not JSON we read (nested too deeply)") from None
     return lines
 
 
@@ -81,7 +85,12 @@ def read_body(body: bytes, rules: Rules, *, portal_id: int | None = None) -> lis
         raise BodyError(f"the body holds {len(lines)} records, more than {MAX_RECORDS}")
     records = []
     for index, line in enumerate(lines):
-        parsed = parse_line(index + 1, line, rules)
+        try:
+            parsed = parse_line(index + 1, line, rules)
+            key = record_key(line)
+        except RecursionError:
+            records.append(Record(index, "h:deep:" + str(index), Invalid(index + 1, ("nested too deeply",), line[:1000])))
+            continue
         if parsed is None:
             continue
         if portal_id is not None and type(parsed) is not Invalid:
@@ -89,7 +98,7 @@ def read_body(body: bytes, rules: Rules, *, portal_id: int | None = None) -> lis
             if other is not None and other != str(portal_id):
                 parsed = Invalid(index + 1, (f"'portal_id' {other} is not the portal served here ({portal_id})",),
                                  line)
-        records.append(Record(index, record_key(line), parsed))
+        records.append(Record(index, key, parsed))
     return records
 
 
