@@ -40,7 +40,8 @@ def free_port() -> int:
 class Proc:
     """A started command: its process, its URL (from the first stderr line) and its stderr file."""
 
-    def __init__(self, args: list[str], env: dict, log: Path, cwd: Path, timeout: float = 20.0) -> None:
+    def __init__(self, args: list[str], env: dict, log: Path, cwd: Path, timeout: float = 20.0,
+                 ready: str = "http://") -> None:
         self.log = log
         self.handle = open(log, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen([sys.executable, "-m", "provisioner", *args], env=env, cwd=cwd,
@@ -49,10 +50,9 @@ class Proc:
         self.url = None
         while time.monotonic() < deadline:
             text = log.read_text(errors="replace")
-            if "http://" in text:
-                first = text.splitlines()[0]
-                self.first_line = first
-                self.url = first[first.index("http://"):].split()[0]
+            if ready in text:
+                first = self.first_line = text.splitlines()[0]
+                self.url = first[first.index("http://"):].split()[0] if "http://" in first else ""
                 break
             if self.proc.poll() is not None:
                 break
@@ -126,8 +126,8 @@ class Setup:
         env.update(extra)
         return env
 
-    def start(self, args: list[str], name: str, **env) -> Proc:
-        proc = Proc(args, self.env(**env), self.dir / f"{name}-{len(self.procs)}.log", self.dir)
+    def start(self, args: list[str], name: str, ready: str = "http://", **env) -> Proc:
+        proc = Proc(args, self.env(**env), self.dir / f"{name}-{len(self.procs)}.log", self.dir, ready=ready)
         self.procs.append(proc)
         return proc
 
