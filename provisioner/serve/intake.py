@@ -60,18 +60,17 @@ def _lines(text: str) -> list[str]:
     return lines
 
 
-def record_key(line: str) -> str:
-    """The dedup key of one record: its own id when it has one, else a hash of its canonical JSON."""
-    try:
-        item = json.loads(line)
-    except ValueError:
-        return "h:" + hashlib.sha256(line.strip().encode("utf-8", "replace")).hexdigest()
+def record_key(item: object, line: str) -> str:
+    """The dedup key of one record: its own id when it has one, else a hash of its text.
+
+    A sender's redelivery repeats a record byte for byte; array items are re-serialised in one
+    compact form first, so spacing inside an array does not matter either.
+    """
     if isinstance(item, dict):
         own = item.get("id", item.get("event_id"))
         if isinstance(own, str | int) and not isinstance(own, bool) and str(own).strip():
             return "r:" + str(own).strip()[:200]
-    canonical = json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "h:" + hashlib.sha256(canonical.encode("utf-8", "replace")).hexdigest()
+    return "h:" + hashlib.sha256(line.strip().encode("utf-8", "replace")).hexdigest()
 
 
 def read_body(body: bytes, rules: Rules, *, portal_id: int | None = None) -> list[Record]:
@@ -87,25 +86,19 @@ def read_body(body: bytes, rules: Rules, *, portal_id: int | None = None) -> lis
     for index, line in enumerate(lines):
         try:
             parsed = parse_line(index + 1, line, rules)
-            key = record_key(line)
+            if parsed is None:
+                continue
+            try:
+                item = json.loads(line)
+            except ValueError:
+                item = None
         except RecursionError:
-            records.append(Record(index, "h:deep:" + str(index), Invalid(index + 1, ("nested too deeply",), line[:1000])))
+            records.append(Record(index, f"h:deep:{index}", Invalid(index + 1, ("nested too deeply",), line[:1000])))
             continue
-        if parsed is None:
-            continue
-        if portal_id is not None and type(parsed) is not Invalid:
-            other = _named_portal(line)
-            if other is not None and other != str(portal_id):
+        if portal_id is not None and type(parsed) is not Invalid and isinstance(item, dict):
+            other = item.get("portal_id")
+            if other is not None and str(other).strip() != str(portal_id):
                 parsed = Invalid(index + 1, (f"'portal_id' {other} is not the portal served here ({portal_id})",),
                                  line)
-        records.append(Record(index, key, parsed))
+        records.append(Record(index, record_key(item, line), parsed))
     return records
-
-
-def _named_portal(line: str) -> str | None:
-    try:
-        item = json.loads(line)
-    except ValueError:
-        return None
-    value = item.get("portal_id") if isinstance(item, dict) else None
-    return None if value is None else str(value).strip()
