@@ -82,6 +82,7 @@ class Job:
 @dataclass
 class CommitOutcome:
     pending_deals: set[str] = field(default_factory=set)  # deals with a value HubSpot does not hold yet
+    restored_deals: set[str] = field(default_factory=set)  # of those, deals the guard restores
     restores: int = 0
     reported: int = 0
 
@@ -220,6 +221,7 @@ class Queue:
         self._log_edit(db, event, occurred, now, "restored")
         outcome.restores += 1
         outcome.pending_deals.add(event.deal_id)
+        outcome.restored_deals.add(event.deal_id)
         return "restored"
 
     @staticmethod

@@ -82,7 +82,9 @@ def run_service(settings: ServeSettings, rules: Rules, store_path: str, client, 
 
     def committed(outcome: CommitOutcome) -> None:
         if outcome.pending_deals:
-            worker.notify(outcome.pending_deals)
+            worker.notify(outcome.pending_deals - outcome.restored_deals)
+        if outcome.restored_deals:
+            worker.notify(outcome.restored_deals, urgent=True)
 
     policy = GuardPolicy(app_id=settings.app_id, restores_per_hour=settings.restores_per_hour)
     committer = Committer(lambda: Queue(store_path, rules), policy, committed)

@@ -1,7 +1,8 @@
 """The worker: drains the queue into HubSpot, a batch as soon as it is worth sending.
 
 A batch goes out when 100 deals are pending, or when the oldest pending value has waited
-``max_delay`` seconds, whichever comes first; every request goes through the client's rate
+``max_delay`` seconds, or at once for a guard's restore (a hand-edited value should not stay
+visible longer than it must), whichever comes first; every request goes through the client's rate
 limiter. HubSpot's answer is recorded exactly as ``sync push`` records it (confirmed only after
 the answer, split on 400, dead letters, missing deals), so a worker killed at any instant
 re-sends on its next start only what was not confirmed.
@@ -44,6 +45,7 @@ class Worker:
         self._cond = threading.Condition()
         self._since: OrderedDict[str, float] = OrderedDict()  # deal -> when it became pending (oldest first)
         self._last: dict[str, float] = {}  # deal -> its newest notification
+        self._urgent: set[str] = set()  # restores: sent at once, not after max_delay
         self._stop = False
         self._drain_until: float | None = None
         self.paused_until = 0.0  # daily limit or repeated failures
@@ -53,12 +55,14 @@ class Worker:
         self.thread = threading.Thread(target=self._run, name="worker", daemon=True)
 
     # ---- called from other threads -----------------------------------------------------------------
-    def notify(self, deals: Iterable[str]) -> None:
+    def notify(self, deals: Iterable[str], *, urgent: bool = False) -> None:
         now = self._clock()
         with self._cond:
             for deal in deals:
                 self._last[deal] = now
                 self._since.setdefault(deal, now)
+                if urgent:
+                    self._urgent.add(deal)
             self._cond.notify()
 
     @property
@@ -125,7 +129,7 @@ class Worker:
                 oldest = next(iter(self._since.values()), None)
                 self.metrics.pending_deals.set(len(self._since))
                 self.metrics.oldest_pending.set(0 if oldest is None else now - oldest)
-                due = oldest is not None and (draining or len(self._since) >= BATCH_SIZE
+                due = oldest is not None and (draining or len(self._since) >= BATCH_SIZE or bool(self._urgent)
                                               or now - oldest >= self.max_delay)
                 if due and now < self.paused_until:
                     due = False
@@ -135,7 +139,9 @@ class Worker:
                         wake = min(wake, max(oldest + self.max_delay, self.paused_until))
                     self._cond.wait(max(0.005, min(wake - now, 1.0)))
                     continue
-                candidates = list(self._since)[: BATCH_SIZE * 2]
+                candidates = list(self._urgent) + [d for d in list(self._since)[: BATCH_SIZE * 2]
+                                                   if d not in self._urgent]
+                self._urgent.clear()
             if self._send_one(queue, candidates):
                 backoff = 0.0
             else:
@@ -198,3 +204,4 @@ class Worker:
     def _forget(self, deal: str) -> None:
         self._since.pop(deal, None)
         self._last.pop(deal, None)
+        self._urgent.discard(deal)
