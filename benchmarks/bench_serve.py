@@ -320,8 +320,22 @@ def kill_trials(bench: Bench, trials: int) -> str:
         lost_total += lost
         answered_total += len(answered)
     proc, _url = bench.serve("--max-delay", "0.2")
-    time.sleep(3)
-    return (f"| {trials} | {answered_total} deals with a 202'd event | {lost_total} |")
+    db = sqlite3.connect(bench.store)
+    want = dict(db.execute("SELECT deal_id, value FROM desired WHERE property = 'accord_execution_score'"))
+    db.close()
+    ids = sorted(want)
+    deadline = time.monotonic() + 60
+    while True:
+        time.sleep(3)
+        held = {}
+        for start in range(0, len(ids), 100):
+            for record in bench.client.batch_read_deals(ids[start:start + 100], ["accord_execution_score"]).results:
+                held[record.id] = record.properties.get("accord_execution_score")
+        converged = sum(1 for deal in ids if held.get(deal) == want[deal])
+        if converged == len(ids) or time.monotonic() > deadline:
+            break
+    return (f"| {trials} | {answered_total} deals with a 202'd event | {lost_total} | "
+            f"{converged} of {len(ids)} |")
 
 
 def main() -> None:
@@ -367,7 +381,8 @@ def main() -> None:
                 _proc.wait(60)
             if "kill" in phases:
                 row = kill_trials(bench, args.trials)
-                lines += ["", "| kill -9 trials | answered | lost |", "|---|---|---|", row]
+                lines += ["", "| kill -9 trials | answered | lost | deals holding the store's value after a restart |",
+                          "|---|---|---|---|", row]
                 print(row, flush=True)
         finally:
             bench.close()

@@ -200,3 +200,23 @@ def _cli(setup, *args):
 
     return subprocess.run([sys.executable, "-m", "provisioner", *args], cwd=setup.dir, env=setup.env(),
                           capture_output=True, text=True, timeout=60)
+
+
+def test_a_path_naming_another_portal_is_404_and_its_own_portal_is_served(setup):
+    setup.emulator()
+    url = setup.serve().url
+    body = json.dumps([event(setup.deals[0])]).encode()
+    from tests.serve.conftest import signed_headers
+
+    other = requests.post(url + "/v1/portals/999/events", data=body, headers=signed_headers(body, "p1"), timeout=5)
+    ours = requests.post(url + "/v1/portals/12345678/events", data=body, headers=signed_headers(body, "p2"),
+                         timeout=5)
+    assert other.status_code == 404 and ours.status_code == 202
+
+
+def test_hubspots_daily_limit_pauses_sending_and_readyz_says_so(setup):
+    setup.emulator("--fault-rate", "1", "--fault-kinds", "429-daily", "--fault-path", "/batch/update")
+    url = setup.serve().url
+    assert post_events(url, [event(setup.deals[0])]).status_code == 202
+    ready = wait_for(lambda: (r := requests.get(url + "/readyz", timeout=5)).status_code == 503 and r.json())
+    assert ready["daily_limit_ok"] is False and ready["store_writable"] is True

@@ -122,3 +122,19 @@ def test_ui_edit_endpoint_checks_values_like_the_api(setup):
     assert requests.patch(url, json={"properties": {"accord_status": "Stalled"}, "user_id": 3},
                           timeout=5).status_code == 200
     assert setup.values(setup.deals[0])["accord_status"] == "Stalled"
+
+
+def test_sync_push_on_a_store_a_worker_holds_fails_at_once(setup):
+    import subprocess
+    import sys
+
+    setup.emulator()
+    setup.store.parent.mkdir(parents=True, exist_ok=True)
+    worker = setup.start(["sync", "worker"], "worker", ready="draining", HUBSPOT_BASE_URL=setup.emu.url)
+    wait_for(lambda: setup.store.exists())
+    (setup.dir / "events.jsonl").write_text(json.dumps(event(setup.deals[0])) + "\n")
+    pushed = subprocess.run([sys.executable, "-m", "provisioner", "sync", "push", "--source", "events.jsonl"],
+                            cwd=setup.dir, env=setup.env(HUBSPOT_BASE_URL=setup.emu.url), capture_output=True,
+                            text=True, timeout=60)
+    assert pushed.returncode == 1 and "another sync run is using this store" in pushed.stderr
+    assert worker.stop() == 0
