@@ -1,28 +1,33 @@
-"""Executing a Plan: exactly its changes, in order (groups, properties, rules, archives), then a read-back."""
+"""Executing a Plan: exactly its changes, in the order the plan shows them, then a read-back.
+
+The plan was sorted once where it was made (groups, properties, rules, archives); apply never
+re-sorts. Consecutive property creates go in one batch request (the client splits it at HubSpot's
+limit). A create that meets a 409 lost a race with another apply: it reads the object and updates
+what differs.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from provisioner.diff import PROPERTY_MANAGED, changed_fields
-from provisioner.errors import ApplyError, ConflictError, ProvisionerError, StalePlanError, UnsafeChangeError
-from provisioner.hubspot.client import HubSpotClient
-from provisioner.hubspot.live import LiveState, read_schema
-from provisioner.model import Config, SchemaState
-from provisioner.plan import (
-    ARCHIVE,
-    CREATE,
-    GROUP,
-    PROPERTY,
-    RESTORE,
-    RULE,
-    SET_RULE,
-    UPDATE,
+from provisioner.changes import (
+    GROUP_MANAGED,
+    PROPERTY_MANAGED,
+    ArchiveProperty,
     Change,
-    Plan,
+    ChangeRule,
+    CreateGroup,
+    CreateProperty,
+    RestoreProperty,
+    RetypeProperty,
+    SetRule,
+    UpdateGroup,
+    UpdateProperty,
+    changed_fields,
     group_fields,
     group_from_fields,
     property_fields,
@@ -30,105 +35,91 @@ from provisioner.plan import (
     rule_fields,
     rule_from_fields,
 )
+from provisioner.errors import ApplyError, ConflictError, NotFoundError, ProvisionerError
+from provisioner.hubspot.client import HubSpotClient
+from provisioner.hubspot.live import read_schema
+from provisioner.model import SchemaState
+from provisioner.plan import Plan
 
 log = logging.getLogger(__name__)
-
-ORDER = {(GROUP, CREATE): 0, (GROUP, UPDATE): 1, (PROPERTY, CREATE): 2, (PROPERTY, RESTORE): 3,
-         (PROPERTY, UPDATE): 4, (RULE, SET_RULE): 5, (PROPERTY, ARCHIVE): 6}
-
-
-def check_allowed(plan: Plan, *, allow_archive: bool, allow_type_change: bool) -> None:
-    """Refuse a plan that holds a change needing an explicit flag."""
-    risky = [c.key for c in plan.changes if c.risky]
-    if risky and not allow_type_change:
-        raise UnsafeChangeError(
-            "the plan changes the type of " + ", ".join(f"'{k}'" for k in risky) + "; HubSpot converts or "
-            "clears existing values",
-            hint="review the plan, then apply with --allow-type-change",
-        )
-    archives = [c.key for c in plan.changes if c.action == ARCHIVE]
-    if archives and not allow_archive:
-        raise UnsafeChangeError(
-            "the plan archives " + ", ".join(f"'{k}'" for k in archives),
-            hint="review the plan, then apply with --allow-archive",
-        )
-
-
-def check_fresh(plan: Plan, config: Config, live: LiveState, current: Plan) -> None:
-    """Refuse a saved plan when the file, the portal or any object it touches moved since."""
-    if plan.portal_id != live.portal_id:
-        raise StalePlanError(
-            f"the saved plan was made for portal {plan.portal_id}, but this is portal {live.portal_id}",
-            hint="apply it with the credentials of the portal it was made for",
-        )
-    if plan.environment != config.environment:
-        raise StalePlanError(
-            f"the saved plan was made for environment {plan.environment!r}, not {config.environment!r}"
-        )
-    if plan.config_digest != config.digest:
-        raise StalePlanError(
-            f"{config.path} changed since the plan was made", hint="run plan again and review the new plan"
-        )
-    moved = sorted(
-        key for key, value in plan.fingerprints.items() if current.fingerprints.get(key, value) != value
-    ) + sorted(set(current.fingerprints) - set(plan.fingerprints))
-    if moved:
-        raise StalePlanError(
-            "the portal changed since the plan was made: " + ", ".join(moved),
-            hint="run plan again and review the new plan",
-        )
-
-
-def _sorted(changes: tuple[Change, ...]) -> list[Change]:
-    return sorted(changes, key=lambda c: ORDER[(c.kind, c.action)])
+T = TypeVar("T")
+# How long an object a 409 says exists may stay invisible (HubSpot's lag is 250-700 ms).
+VISIBLE_WITHIN_S = 10.0
 
 
 class _Applier:
-    def __init__(self, client: HubSpotClient) -> None:
+    """Walks the plan's changes in the order the plan shows them; consecutive creates go in one batch."""
+
+    def __init__(self, client: HubSpotClient, *, sleep: Callable[[float], None], clock: Callable[[], float],
+                 visible_within_s: float) -> None:
         self.client = client
         self.done: list[str] = []
+        self.sleep = sleep
+        self.clock = clock
+        self.visible_within_s = visible_within_s
 
-    def run(self, changes: list[Change]) -> None:
-        creates = [c for c in changes if c.kind == PROPERTY and c.action == CREATE]
-        for change in changes:
-            if change.kind == PROPERTY and change.action == CREATE:
-                if creates:
-                    self._create_properties(creates)
-                    creates = []
-                continue
-            self._one(change)
-
-    def _one(self, change: Change) -> None:
-        client = self.client
-        if change.kind == GROUP and change.action == CREATE:
-            group = group_from_fields(change.after)
+    def until_visible(self, call: Callable[[], T], what: str) -> T:
+        """``call`` again while it meets a 404: an object another apply just created (its 409 said so)
+        takes HubSpot a moment to show (read-after-write lag); after ``visible_within_s``, the 404 stands."""
+        deadline = self.clock() + self.visible_within_s
+        delay = 0.1
+        while True:
             try:
-                client.create_group(group)
-            except ConflictError:  # created meanwhile (a racing apply): converge on it
-                client.update_group(group.name, {"label": group.label, **_order(group.display_order)})
-            self.done.append(f"created group '{change.key}'")
-        elif change.kind == GROUP and change.action == UPDATE:
-            client.update_group(change.key, {name: change.after[name] for name in change.fields})
-            self.done.append(f"updated group '{change.key}' ({', '.join(change.fields)})")
-        elif change.kind == PROPERTY and change.action == RESTORE:
-            prop = property_from_fields(change.after)
-            restored = client.create_property(prop)
-            self._converge(prop.name, property_fields(restored.property), change.after)
-            self.done.append(f"restored property '{change.key}'")
-        elif change.kind == PROPERTY and change.action == UPDATE:
-            client.update_property(change.key, _property_changes(change.after, change.fields))
-            self.done.append(f"updated property '{change.key}' ({', '.join(change.fields)})")
-        elif change.kind == RULE:
-            client.put_validation_rule(rule_from_fields(change.after))
-            self.done.append(f"set rule {change.key} {list(change.after['arguments'])}")
-        elif change.kind == PROPERTY and change.action == ARCHIVE:
-            client.archive_property(change.key)
-            self.done.append(f"archived property '{change.key}'")
-        else:  # pragma: no cover - a plan only holds the actions above
-            raise ValueError(f"unknown change {change.kind}/{change.action}")
+                return call()
+            except NotFoundError:
+                if self.clock() + delay > deadline:
+                    raise
+                log.info("Detected %s not visible yet after its 409 (read-after-write lag); reading again", what)
+                self.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
-    def _create_properties(self, creates: list[Change]) -> None:
-        """All new properties in one batch call; what it did not create is created one by one."""
+    def run(self, changes: tuple[Change, ...]) -> None:
+        index = 0
+        while index < len(changes):
+            end = index
+            while end < len(changes) and isinstance(changes[end], CreateProperty):
+                end += 1
+            if end > index:
+                self._create_properties(changes[index:end])
+                index = end
+                continue
+            change = changes[index]
+            _HANDLERS[type(change)](self, change)
+            index += 1
+
+    def create_group(self, change: Change) -> None:
+        group = group_from_fields(change.after)
+        try:
+            self.client.create_group(group)
+        except ConflictError:  # created meanwhile (a racing apply): converge on it
+            changes = {"label": group.label, **_order(group.display_order)}
+            self.until_visible(lambda: self.client.update_group(group.name, changes), f"group '{group.name}'")
+        self.done.append(f"created group '{change.key}'")
+
+    def update_group(self, change: Change) -> None:
+        self.client.update_group(change.key, {name: change.after[name] for name in change.fields})
+        self.done.append(f"updated group '{change.key}' ({', '.join(change.fields)})")
+
+    def restore_property(self, change: Change) -> None:
+        prop = property_from_fields(change.after)
+        restored = self.client.create_property(prop)
+        self._converge(prop.name, property_fields(restored.property), change.after)
+        self.done.append(f"restored property '{change.key}'")
+
+    def update_property(self, change: Change) -> None:
+        self.client.update_property(change.key, _property_changes(change.after, change.fields))
+        self.done.append(f"updated property '{change.key}' ({', '.join(change.fields)})")
+
+    def set_rule(self, change: Change) -> None:
+        self.client.put_validation_rule(rule_from_fields(change.after))
+        self.done.append(f"set rule {change.key} {list(change.after['arguments'])}")
+
+    def archive_property(self, change: Change) -> None:
+        self.client.archive_property(change.key)
+        self.done.append(f"archived property '{change.key}'")
+
+    def _create_properties(self, creates: tuple[Change, ...]) -> None:
+        """New properties in one batch call; what it did not create is created one by one."""
         props = [property_from_fields(c.after) for c in creates]
         created: set[str] = set()
         try:
@@ -145,7 +136,8 @@ class _Applier:
             try:
                 self.client.create_property(prop)
             except ConflictError:  # created meanwhile: read it and update what differs
-                current = self.client.get_property(prop.name)
+                read = functools.partial(self.client.get_property, prop.name)
+                current = self.until_visible(read, f"property '{prop.name}'")
                 self._converge(prop.name, property_fields(current.property), property_fields(prop))
             self.done.append(f"created property '{prop.name}'")
 
@@ -154,6 +146,18 @@ class _Applier:
         fields = changed_fields(desired, live, PROPERTY_MANAGED)
         if fields:
             self.client.update_property(name, _property_changes(desired, fields))
+
+
+_HANDLERS: dict[type[Change], Callable[[_Applier, Change], None]] = {
+    CreateGroup: _Applier.create_group,
+    UpdateGroup: _Applier.update_group,
+    RestoreProperty: _Applier.restore_property,
+    UpdateProperty: _Applier.update_property,
+    RetypeProperty: _Applier.update_property,
+    SetRule: _Applier.set_rule,
+    ChangeRule: _Applier.set_rule,
+    ArchiveProperty: _Applier.archive_property,
+}
 
 
 def _order(value: int | None) -> dict[str, int]:
@@ -165,10 +169,11 @@ def _property_changes(after: dict[str, Any], fields: tuple[str, ...]) -> dict[st
     return {name: getattr(prop, name) for name in fields}
 
 
-def apply_plan(client: HubSpotClient, plan: Plan) -> list[str]:
-    """Make the plan's writes in order; on a failure, say what was done and what was not."""
-    changes = _sorted(plan.changes)
-    applier = _Applier(client)
+def apply_plan(client: HubSpotClient, plan: Plan, *, sleep: Callable[[float], None] = time.sleep,
+               clock: Callable[[], float] = time.monotonic, visible_within_s: float = VISIBLE_WITHIN_S) -> list[str]:
+    """Make the plan's writes in the order the plan shows; on a failure, say what was done and what was not."""
+    changes = plan.changes
+    applier = _Applier(client, sleep=sleep, clock=clock, visible_within_s=visible_within_s)
     try:
         applier.run(changes)
     except ProvisionerError as exc:
@@ -183,21 +188,18 @@ def apply_plan(client: HubSpotClient, plan: Plan) -> list[str]:
     return applier.done
 
 
-def _matches(change: Change, schema: SchemaState) -> bool:
-    if change.kind == GROUP:
+def shows_done(change: Change, schema: SchemaState) -> bool:
+    """Whether the portal shows the change done, by the same comparison the plan was made with."""
+    if isinstance(change, (CreateGroup, UpdateGroup)):
         group = schema.groups.get(change.key)
-        return group is not None and _subset(change.after, group_fields(group))
-    if change.kind == PROPERTY:
-        prop = schema.properties.get(change.key)
-        if change.action == ARCHIVE:
-            return prop is None
-        return prop is not None and _subset(change.after, property_fields(prop))
-    rule = schema.rules.get(tuple(change.key.split("/", 1)))
-    return rule is not None and rule_fields(rule) == change.after
-
-
-def _subset(desired: dict[str, Any], live: dict[str, Any]) -> bool:
-    return all(value == live[key] for key, value in desired.items() if value is not None)
+        return group is not None and not changed_fields(change.after, group_fields(group), GROUP_MANAGED)
+    if isinstance(change, ArchiveProperty):
+        return change.key not in schema.properties
+    if isinstance(change, (SetRule, ChangeRule)):
+        rule = schema.rules.get(tuple(change.key.split("/", 1)))
+        return rule is not None and rule_fields(rule) == dict(change.after)
+    prop = schema.properties.get(change.key)
+    return prop is not None and not changed_fields(change.after, property_fields(prop), PROPERTY_MANAGED)
 
 
 def verify_applied(
@@ -208,7 +210,7 @@ def verify_applied(
     missing: list[str] = []
     for attempt in range(attempts):
         schema, _ = read_schema(client)
-        missing = [change.address for change in plan.changes if not _matches(change, schema)]
+        missing = [change.address for change in plan.changes if not shows_done(change, schema)]
         if not missing:
             return []
         if attempt + 1 < attempts:

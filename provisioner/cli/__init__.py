@@ -42,6 +42,7 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, verbose: int, log_format: 
 
 def _register_commands() -> None:
     from provisioner.cli import (
+        check_commands,
         config_commands,
         emulator_commands,
         engine_commands,
@@ -51,7 +52,7 @@ def _register_commands() -> None:
     )
 
     for module in (config_commands, engine_commands, pipeline_commands, sync_commands, serve_commands,
-                   emulator_commands):
+                   emulator_commands, check_commands):
         module.register(cli)
 
 

@@ -22,6 +22,7 @@ import requests
 from requests.structures import CaseInsensitiveDict
 
 from provisioner import errors
+from provisioner.hubspot.batching import chunks, merge_results
 from provisioner.hubspot.wire import (
     GROUP_FIELDS,
     PROPERTY_FIELDS,
@@ -52,9 +53,9 @@ API_VERSIONS = ("2026-03", "v3")
 # Requests per 10-second window, per app (hubspot-api-facts section 7).
 TIERS = {"starter": 100, "professional": 190, "enterprise": 190, "increase": 250, "unlimited": None}
 RETRYABLE_STATUS = frozenset({423, 500, 502, 503, 504, 520, 521, 522, 523, 524, 525, 526, 527, 528, 529, 530})
-BATCH_LIMIT = 100
 TOKEN_INFO_PATH = "/oauth/v2/private-apps/get/access-token-info"
 SCHEMA_SCOPES = ("crm.schemas.deals.read", "crm.schemas.deals.write")
+OBJECT_SCOPES = ("crm.objects.deals.read", "crm.objects.deals.write")
 
 
 @dataclass
@@ -373,11 +374,16 @@ class HubSpotClient:
         return live_property_from_json(self.request("POST", self._properties(), body=property_payload(prop)))
 
     def batch_create_properties(self, props: Iterable[Property]) -> tuple[list[LiveProperty], list[BatchError]]:
-        """Create properties in one call; per-input failures (207) come back as BatchErrors."""
-        body = self.request(
-            "POST", self._properties("/batch/create"), body={"inputs": [property_payload(p) for p in props]}
-        )
-        return [live_property_from_json(item) for item in results_of(body, "properties")], batch_errors_from_json(body)
+        """Create properties, 100 a request; per-input failures (207) come back as BatchErrors."""
+        created: list[LiveProperty] = []
+        failures: list[BatchError] = []
+        for part in chunks(list(props)):
+            body = self.request(
+                "POST", self._properties("/batch/create"), body={"inputs": [property_payload(p) for p in part]}
+            )
+            created.extend(live_property_from_json(item) for item in results_of(body, "properties"))
+            failures.extend(batch_errors_from_json(body))
+        return created, failures
 
     def update_property(self, name: str, changes: dict[str, Any]) -> LiveProperty:
         """PATCH only the given managed fields (model field names) of a property."""
@@ -410,39 +416,38 @@ class HubSpotClient:
 
     # ---- deals -----------------------------------------------------------------------------------
     def batch_update_deals(self, inputs: list[tuple[str, dict[str, str]]]) -> BatchResult:
-        """Update up to 100 deals in one call; 200 and 207 both return a BatchResult."""
-        _check_batch(inputs)
-        body = self.request(
-            "POST",
-            self._deals("/batch/update"),
-            body={"inputs": [{"id": str(deal_id), "properties": dict(values)} for deal_id, values in inputs]},
-        )
-        return batch_result_from_json(body)
+        """Update deals, 100 a request; 200 and 207 both return a BatchResult."""
+        return merge_results([
+            batch_result_from_json(self.request(
+                "POST", self._deals("/batch/update"),
+                body={"inputs": [{"id": str(deal_id), "properties": dict(values)} for deal_id, values in part]},
+            ))
+            for part in chunks(list(inputs))
+        ])
 
     def batch_read_deals(self, ids: list[str], properties: list[str]) -> BatchResult:
-        _check_batch(ids)
-        body = self.request(
-            "POST",
-            self._deals("/batch/read"),
-            body={
-                "properties": list(properties),
-                "propertiesWithHistory": [],
-                "inputs": [{"id": str(deal_id)} for deal_id in ids],
-            },
-        )
-        return batch_result_from_json(body)
+        """Read deals, 100 a request."""
+        return merge_results([
+            batch_result_from_json(self.request(
+                "POST", self._deals("/batch/read"),
+                body={"properties": list(properties), "propertiesWithHistory": [],
+                      "inputs": [{"id": str(deal_id)} for deal_id in part]},
+            ))
+            for part in chunks(list(ids))
+        ])
 
     def batch_create_deals(self, values: list[dict[str, str]]) -> BatchResult:
-        _check_batch(values)
-        body = self.request(
-            "POST", self._deals("/batch/create"), body={"inputs": [{"properties": dict(v)} for v in values]}
-        )
-        return batch_result_from_json(body)
+        """Create deals, 100 a request."""
+        return merge_results([
+            batch_result_from_json(self.request(
+                "POST", self._deals("/batch/create"), body={"inputs": [{"properties": dict(v)} for v in part]}
+            ))
+            for part in chunks(list(values))
+        ])
 
-
-def _check_batch(items: list) -> None:
-    if len(items) > BATCH_LIMIT:
-        raise ValueError(f"HubSpot batch calls take at most {BATCH_LIMIT} inputs, got {len(items)}")
+    def archive_deal(self, deal_id: str) -> None:
+        """Move a deal to HubSpot's recycle bin (204 whether or not it was there)."""
+        self.request("DELETE", self._deals(f"/{quote(str(deal_id))}"))
 
 
 def _json(response: requests.Response) -> Any:

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from provisioner.hubspot.client import HubSpotClient
-from provisioner.model import SchemaState
-
-
-@dataclass(frozen=True)
-class LiveState:
-    portal_id: int
-    account_type: str
-    schema: SchemaState
-    # Names of properties HubSpot itself defines (never managed, never exported).
-    hubspot_defined: frozenset[str] = field(default_factory=frozenset)
+from provisioner.model import LiveState, SchemaState
 
 
 def read_live_state(client: HubSpotClient) -> LiveState:
     """Account details, then the schema: five requests whatever the number of properties."""
     account = client.get_account_details()
     schema, hubspot_defined = read_schema(client)
-    return LiveState(account.portal_id, account.account_type, schema, hubspot_defined)
+    return LiveState(account.portal_id, schema, hubspot_defined)
 
 
 def read_schema(client: HubSpotClient) -> tuple[SchemaState, frozenset[str]]:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from provisioner.hubspot.live import LiveState
-from provisioner.model import Config, Group, Property, SchemaState, Sidebar, ValidationRule
+from provisioner.model import Config, Group, LiveState, Property, SchemaState, Sidebar, ValidationRule
 
 GROUP = "accord_customer_collaboration_data"
 
@@ -39,5 +38,5 @@ def make_config(desired: SchemaState | None = None, **overrides) -> Config:
 
 
 def make_live(schema: SchemaState | None = None, hubspot_defined=frozenset()) -> LiveState:
-    return LiveState(portal_id=12345678, account_type="STANDARD", schema=schema or SchemaState(),
+    return LiveState(portal_id=12345678, schema=schema or SchemaState(),
                      hubspot_defined=frozenset(hubspot_defined))

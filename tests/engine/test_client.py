@@ -155,14 +155,6 @@ def test_malformed_answer_is_an_error_not_a_traceback():
         client.list_groups()
 
 
-def test_batch_over_100_is_refused_before_sending():
-    app = Scripted()
-    client, _ = client_for(app)
-    with pytest.raises(ValueError):
-        client.batch_update_deals([(str(i), {}) for i in range(101)])
-    assert app.seen == []
-
-
 class FakeClock:
     def __init__(self):
         self.now = 0.0
