@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 
 from provisioner.sync.engine import PushReport, _record
 from provisioner.sync.engine import accept as accept_snapshots
-from provisioner.sync.events import Invalid, Rules, Snapshot
+from provisioner.sync.events import Invalid, Rules, Snapshot, format_instant
 from provisioner.sync.sender import WRITTEN, send_updates
 from provisioner.sync.store import Desired, NewDeadLetter, SyncStore
 
@@ -128,8 +128,9 @@ class Queue:
                 for record in job.records:
                     parsed = record.parsed
                     if type(parsed) is Invalid:
-                        letters.append(NewDeadLetter("input", parsed.reason, parsed.raw, parsed.accord_id,
-                                                     parsed.deal_id, parsed.occurred_at))
+                        letters.append(NewDeadLetter(
+                            "input", parsed.reason, parsed.raw, parsed.accord_id, parsed.deal_id,
+                            None if parsed.occurred_at is None else format_instant(parsed.occurred_at)))
                         job.results.append("invalid")
                     elif self._seen(db, record.key, seen_now):
                         job.results.append("duplicate")
