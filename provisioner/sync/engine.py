@@ -52,6 +52,7 @@ class SendResult:
     requests: int = 0
     problems: list[Problem] = field(default_factory=list)
     last_deal: str | None = None  # the cursor: pass as ``after`` to continue in key order
+    written_deals: list[str] = field(default_factory=list)
     aborted: str | None = None  # why the step stopped early (the error's line and hint)
     error: ProvisionerError | None = None
 
@@ -133,6 +134,7 @@ def _record(store: SyncStore, outcomes: list[Outcome], stamps: Mapping, fields: 
         if outcome.status == WRITTEN:
             result.written += 1
             written.append(deal)
+            result.written_deals.append(deal)
             confirmed.extend((deal, prop, value) for prop, value in outcome.values.items())
             continue
         if outcome.status == FAILED:

@@ -295,9 +295,10 @@ class SyncStore:
                 out[deal][prop] = Pending(*rest)
         return [(d, values) for d, values in out.items() if values]
 
-    def count_pending(self) -> int:
-        """How many deals have pending values (reads the partial index only)."""
-        return self._read(f"SELECT count(DISTINCT deal_id) FROM registers WHERE {_PENDING}")[0][0]
+    def count_pending(self, values: bool = False) -> int:
+        """How many deals (or values) are pending (reads the partial index only)."""
+        what = "*" if values else "DISTINCT deal_id"
+        return self._read(f"SELECT count({what}) FROM registers WHERE {_PENDING}")[0][0]
 
     @staticmethod
     def record_confirmed(db: sqlite3.Connection, rows: Iterable[tuple[str, str, str]]) -> None:
@@ -317,6 +318,11 @@ class SyncStore:
     def park(db: sqlite3.Connection, rows: Iterable[tuple[str, str, str]]) -> None:
         """HubSpot refused (deal, property, value): stop sending it until a newer write or a retry."""
         db.executemany("UPDATE registers SET parked = 1 WHERE deal_id = ?1 AND property = ?2 AND value = ?3", rows)
+
+    @staticmethod
+    def park_deal(db: sqlite3.Connection, deal_id: str) -> None:
+        """The deal is gone: stop sending any of its values (a newer write releases them again)."""
+        db.execute("UPDATE registers SET parked = 1 WHERE deal_id = ?", (deal_id,))
 
     @staticmethod
     def unpark(db: sqlite3.Connection, deal_ids: Iterable[str]) -> None:
