@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 from provisioner.apply import apply_plan  # noqa: E402
 from provisioner.config import load_config  # noqa: E402
 from provisioner.emulator import Emulator, EmulatorSettings, serve_in_thread  # noqa: E402
-from provisioner.engine import make_plan  # noqa: E402
 from provisioner.hubspot.client import HubSpotClient  # noqa: E402
+from provisioner.planning import make_plan  # noqa: E402
 
 STATUSES = ["Not Started", "On Track", "At Risk", "Stalled"]
 STAGES = ["Discovery", "Evaluation", "Proposal", "Negotiation", "Closing"]

@@ -1,4 +1,10 @@
-"""Executing a Plan: exactly its changes, in order (groups, properties, rules, archives), then a read-back."""
+"""Executing a Plan: exactly its changes, in the order the plan shows them, then a read-back.
+
+The plan was sorted once where it was made (groups, properties, rules, archives); apply never
+re-sorts. Consecutive property creates go in one batch request (the client splits it at HubSpot's
+limit). A create that meets a 409 lost a race with another apply: it reads the object and updates
+what differs.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +13,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from provisioner.diff import PROPERTY_MANAGED, changed_fields
-from provisioner.errors import ApplyError, ConflictError, ProvisionerError, StalePlanError, UnsafeChangeError
-from provisioner.hubspot.client import HubSpotClient
-from provisioner.hubspot.live import LiveState, read_schema
-from provisioner.model import Config, SchemaState
-from provisioner.plan import (
-    ARCHIVE,
-    CREATE,
-    GROUP,
-    PROPERTY,
-    RESTORE,
-    RULE,
-    SET_RULE,
-    UPDATE,
+from provisioner.changes import (
+    PROPERTY_MANAGED,
+    ArchiveProperty,
     Change,
-    Plan,
+    ChangeRule,
+    CreateGroup,
+    CreateProperty,
+    RestoreProperty,
+    RetypeProperty,
+    SetRule,
+    UpdateGroup,
+    UpdateProperty,
+    changed_fields,
     group_fields,
     group_from_fields,
     property_fields,
@@ -30,11 +33,13 @@ from provisioner.plan import (
     rule_fields,
     rule_from_fields,
 )
+from provisioner.errors import ApplyError, ConflictError, ProvisionerError, StalePlanError, UnsafeChangeError
+from provisioner.hubspot.client import HubSpotClient
+from provisioner.hubspot.live import read_schema
+from provisioner.model import Config, LiveState, SchemaState
+from provisioner.plan import Plan
 
 log = logging.getLogger(__name__)
-
-ORDER = {(GROUP, CREATE): 0, (GROUP, UPDATE): 1, (PROPERTY, CREATE): 2, (PROPERTY, RESTORE): 3,
-         (PROPERTY, UPDATE): 4, (RULE, SET_RULE): 5, (PROPERTY, ARCHIVE): 6}
 
 
 def check_allowed(plan: Plan, *, allow_archive: bool, allow_type_change: bool) -> None:
@@ -46,7 +51,7 @@ def check_allowed(plan: Plan, *, allow_archive: bool, allow_type_change: bool) -
             "clears existing values",
             hint="review the plan, then apply with --allow-type-change",
         )
-    archives = [c.key for c in plan.changes if c.action == ARCHIVE]
+    archives = [c.key for c in plan.changes if isinstance(c, ArchiveProperty)]
     if archives and not allow_archive:
         raise UnsafeChangeError(
             "the plan archives " + ", ".join(f"'{k}'" for k in archives),
@@ -60,10 +65,6 @@ def check_fresh(plan: Plan, config: Config, live: LiveState, current: Plan) -> N
         raise StalePlanError(
             f"the saved plan was made for portal {plan.portal_id}, but this is portal {live.portal_id}",
             hint="apply it with the credentials of the portal it was made for",
-        )
-    if plan.environment != config.environment:
-        raise StalePlanError(
-            f"the saved plan was made for environment {plan.environment!r}, not {config.environment!r}"
         )
     if plan.config_digest != config.digest:
         raise StalePlanError(
@@ -79,56 +80,59 @@ def check_fresh(plan: Plan, config: Config, live: LiveState, current: Plan) -> N
         )
 
 
-def _sorted(changes: tuple[Change, ...]) -> list[Change]:
-    return sorted(changes, key=lambda c: ORDER[(c.kind, c.action)])
-
-
 class _Applier:
+    """Walks the plan's changes in the order the plan shows them; consecutive creates go in one batch."""
+
     def __init__(self, client: HubSpotClient) -> None:
         self.client = client
         self.done: list[str] = []
 
-    def run(self, changes: list[Change]) -> None:
-        creates = [c for c in changes if c.kind == PROPERTY and c.action == CREATE]
-        for change in changes:
-            if change.kind == PROPERTY and change.action == CREATE:
-                if creates:
-                    self._create_properties(creates)
-                    creates = []
+    def run(self, changes: tuple[Change, ...]) -> None:
+        index = 0
+        while index < len(changes):
+            end = index
+            while end < len(changes) and isinstance(changes[end], CreateProperty):
+                end += 1
+            if end > index:
+                self._create_properties(changes[index:end])
+                index = end
                 continue
-            self._one(change)
+            change = changes[index]
+            _HANDLERS[type(change)](self, change)
+            index += 1
 
-    def _one(self, change: Change) -> None:
-        client = self.client
-        if change.kind == GROUP and change.action == CREATE:
-            group = group_from_fields(change.after)
-            try:
-                client.create_group(group)
-            except ConflictError:  # created meanwhile (a racing apply): converge on it
-                client.update_group(group.name, {"label": group.label, **_order(group.display_order)})
-            self.done.append(f"created group '{change.key}'")
-        elif change.kind == GROUP and change.action == UPDATE:
-            client.update_group(change.key, {name: change.after[name] for name in change.fields})
-            self.done.append(f"updated group '{change.key}' ({', '.join(change.fields)})")
-        elif change.kind == PROPERTY and change.action == RESTORE:
-            prop = property_from_fields(change.after)
-            restored = client.create_property(prop)
-            self._converge(prop.name, property_fields(restored.property), change.after)
-            self.done.append(f"restored property '{change.key}'")
-        elif change.kind == PROPERTY and change.action == UPDATE:
-            client.update_property(change.key, _property_changes(change.after, change.fields))
-            self.done.append(f"updated property '{change.key}' ({', '.join(change.fields)})")
-        elif change.kind == RULE:
-            client.put_validation_rule(rule_from_fields(change.after))
-            self.done.append(f"set rule {change.key} {list(change.after['arguments'])}")
-        elif change.kind == PROPERTY and change.action == ARCHIVE:
-            client.archive_property(change.key)
-            self.done.append(f"archived property '{change.key}'")
-        else:  # pragma: no cover - a plan only holds the actions above
-            raise ValueError(f"unknown change {change.kind}/{change.action}")
+    def create_group(self, change: Change) -> None:
+        group = group_from_fields(change.after)
+        try:
+            self.client.create_group(group)
+        except ConflictError:  # created meanwhile (a racing apply): converge on it
+            self.client.update_group(group.name, {"label": group.label, **_order(group.display_order)})
+        self.done.append(f"created group '{change.key}'")
 
-    def _create_properties(self, creates: list[Change]) -> None:
-        """All new properties in one batch call; what it did not create is created one by one."""
+    def update_group(self, change: Change) -> None:
+        self.client.update_group(change.key, {name: change.after[name] for name in change.fields})
+        self.done.append(f"updated group '{change.key}' ({', '.join(change.fields)})")
+
+    def restore_property(self, change: Change) -> None:
+        prop = property_from_fields(change.after)
+        restored = self.client.create_property(prop)
+        self._converge(prop.name, property_fields(restored.property), change.after)
+        self.done.append(f"restored property '{change.key}'")
+
+    def update_property(self, change: Change) -> None:
+        self.client.update_property(change.key, _property_changes(change.after, change.fields))
+        self.done.append(f"updated property '{change.key}' ({', '.join(change.fields)})")
+
+    def set_rule(self, change: Change) -> None:
+        self.client.put_validation_rule(rule_from_fields(change.after))
+        self.done.append(f"set rule {change.key} {list(change.after['arguments'])}")
+
+    def archive_property(self, change: Change) -> None:
+        self.client.archive_property(change.key)
+        self.done.append(f"archived property '{change.key}'")
+
+    def _create_properties(self, creates: tuple[Change, ...]) -> None:
+        """New properties in one batch call; what it did not create is created one by one."""
         props = [property_from_fields(c.after) for c in creates]
         created: set[str] = set()
         try:
@@ -156,6 +160,18 @@ class _Applier:
             self.client.update_property(name, _property_changes(desired, fields))
 
 
+_HANDLERS: dict[type[Change], Callable[[_Applier, Change], None]] = {
+    CreateGroup: _Applier.create_group,
+    UpdateGroup: _Applier.update_group,
+    RestoreProperty: _Applier.restore_property,
+    UpdateProperty: _Applier.update_property,
+    RetypeProperty: _Applier.update_property,
+    SetRule: _Applier.set_rule,
+    ChangeRule: _Applier.set_rule,
+    ArchiveProperty: _Applier.archive_property,
+}
+
+
 def _order(value: int | None) -> dict[str, int]:
     return {} if value is None else {"display_order": value}
 
@@ -166,8 +182,8 @@ def _property_changes(after: dict[str, Any], fields: tuple[str, ...]) -> dict[st
 
 
 def apply_plan(client: HubSpotClient, plan: Plan) -> list[str]:
-    """Make the plan's writes in order; on a failure, say what was done and what was not."""
-    changes = _sorted(plan.changes)
+    """Make the plan's writes in the order the plan shows; on a failure, say what was done and what was not."""
+    changes = plan.changes
     applier = _Applier(client)
     try:
         applier.run(changes)
@@ -184,16 +200,17 @@ def apply_plan(client: HubSpotClient, plan: Plan) -> list[str]:
 
 
 def _matches(change: Change, schema: SchemaState) -> bool:
-    if change.kind == GROUP:
+    """Whether the portal shows the change done."""
+    if isinstance(change, (CreateGroup, UpdateGroup)):
         group = schema.groups.get(change.key)
         return group is not None and _subset(change.after, group_fields(group))
-    if change.kind == PROPERTY:
-        prop = schema.properties.get(change.key)
-        if change.action == ARCHIVE:
-            return prop is None
-        return prop is not None and _subset(change.after, property_fields(prop))
-    rule = schema.rules.get(tuple(change.key.split("/", 1)))
-    return rule is not None and rule_fields(rule) == change.after
+    if isinstance(change, ArchiveProperty):
+        return change.key not in schema.properties
+    if isinstance(change, (SetRule, ChangeRule)):
+        rule = schema.rules.get(tuple(change.key.split("/", 1)))
+        return rule is not None and rule_fields(rule) == change.after
+    prop = schema.properties.get(change.key)
+    return prop is not None and _subset(change.after, property_fields(prop))
 
 
 def _subset(desired: dict[str, Any], live: dict[str, Any]) -> bool:

@@ -1,44 +1,38 @@
-"""The pure diff: declared state against live state, one Plan. No I/O here."""
+"""The pure diff: declared state against live state, one Plan. No I/O here.
+
+Set algebra on natural keys (create, restore, archive a tombstone), a field comparison only where
+both sides have the object (update). The changes are sorted once, here, into the order apply walks.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from provisioner.hubspot.live import LiveState
-from provisioner.model import Config, Group, Property, SchemaState
-from provisioner.plan import (
-    ARCHIVE,
-    CREATE,
+from provisioner.changes import (
     GROUP,
+    GROUP_MANAGED,
     PROPERTY,
-    RESTORE,
-    RULE,
-    SET_RULE,
-    UPDATE,
+    PROPERTY_MANAGED,
+    ArchiveProperty,
     Change,
-    ManualStep,
-    Plan,
-    fingerprint,
+    ChangeRule,
+    CreateGroup,
+    CreateProperty,
+    OptionChange,
+    RestoreProperty,
+    RetypeProperty,
+    SetRule,
+    UpdateGroup,
+    UpdateProperty,
+    changed_fields,
+    diff_options,
     group_fields,
+    in_apply_order,
     property_fields,
     rule_fields,
 )
-
-GROUP_MANAGED = ("label", "display_order")
-PROPERTY_MANAGED = ("label", "description", "type", "field_type", "group_name", "display_order", "options")
-
-
-def changed_fields(desired: dict[str, Any], live: dict[str, Any], managed: Iterable[str]) -> tuple[str, ...]:
-    out = []
-    for name in managed:
-        if name == "display_order" and desired[name] is None:
-            continue  # not declared: whatever the portal has is fine
-        if name == "options" and not desired["options"] and desired["type"] != "enumeration":
-            continue
-        if desired[name] != live[name]:
-            out.append(name)
-    return tuple(out)
+from provisioner.model import Config, Group, LiveState, Property, SchemaState
+from provisioner.plan import ManualStep, Plan, fingerprint
 
 
 def _diff_groups(desired: SchemaState, live: SchemaState) -> list[Change]:
@@ -47,12 +41,12 @@ def _diff_groups(desired: SchemaState, live: SchemaState) -> list[Change]:
         after = group_fields(group)
         current = live.groups.get(name)
         if current is None:
-            changes.append(Change(CREATE, GROUP, name, None, after))
+            changes.append(CreateGroup(name, after=after))
             continue
         before = group_fields(current)
         changed = changed_fields(after, before, GROUP_MANAGED)
         if changed:
-            changes.append(Change(UPDATE, GROUP, name, before, after, changed))
+            changes.append(UpdateGroup(name, before, after, changed))
     return changes
 
 
@@ -69,30 +63,25 @@ def _diff_properties(config: Config, live: LiveState) -> tuple[list[Change], lis
         if current is not None:
             before = property_fields(current)
             changed = changed_fields(after, before, PROPERTY_MANAGED)
-            if changed:
-                risky = "type" in changed
-                note = (
-                    f"type change {current.type} -> {prop.type}: HubSpot converts or clears existing values"
-                    if risky
-                    else ""
-                )
-                changes.append(Change(UPDATE, PROPERTY, name, before, after, changed, risky=risky, note=note))
+            if "type" in changed:
+                note = f"type change {current.type} -> {prop.type}: HubSpot converts or clears existing values"
+                changes.append(RetypeProperty(name, before, after, changed, note, _options(before, after, changed)))
+            elif changed:
+                changes.append(UpdateProperty(name, before, after, changed, options=_options(before, after, changed)))
             continue
         archived = state.archived_properties.get(name)
         if archived is not None:
-            changes.append(
-                Change(RESTORE, PROPERTY, name, property_fields(archived), after,
-                       note="restored from HubSpot's recycle bin with its values")
-            )
+            before = property_fields(archived)
+            changed = changed_fields(after, before, PROPERTY_MANAGED)
+            note = "restored from HubSpot's recycle bin with its values"
+            changes.append(RestoreProperty(name, before, after, changed, note, _options(before, after, changed)))
             continue
-        changes.append(Change(CREATE, PROPERTY, name, None, after, note=_rename_hint(prop, desired, state)))
+        changes.append(CreateProperty(name, after=after, note=_rename_hint(prop, desired, state)))
     for name in config.tombstones:
         current = state.properties.get(name)
         if current is not None and name not in live.hubspot_defined:
-            changes.append(
-                Change(ARCHIVE, PROPERTY, name, property_fields(current), None,
-                       note="moves to HubSpot's recycle bin; its values stay there")
-            )
+            changes.append(ArchiveProperty(name, before=property_fields(current),
+                                           note="moves to HubSpot's recycle bin; its values stay there"))
     managed_groups = set(desired.groups)
     declared = set(desired.properties) | set(config.tombstones)
     for name, prop in sorted(state.properties.items()):
@@ -102,6 +91,10 @@ def _diff_properties(config: Config, live: LiveState) -> tuple[list[Change], lis
                 "(list it under tombstones to archive it)."
             )
     return changes, notes
+
+
+def _options(before: dict[str, Any], after: dict[str, Any], changed: tuple[str, ...]) -> tuple[OptionChange, ...]:
+    return diff_options(before["options"], after["options"]) if "options" in changed else ()
 
 
 def _rename_hint(prop: Property, desired: SchemaState, live: SchemaState) -> str:
@@ -120,9 +113,9 @@ def _diff_rules(desired: SchemaState, live: SchemaState) -> tuple[list[Change], 
         after = rule_fields(rule)
         current = live.rules.get(key)
         if current is None:
-            changes.append(Change(SET_RULE, RULE, "/".join(key), None, after))
+            changes.append(SetRule("/".join(key), after=after))
         elif current.arguments != rule.arguments:
-            changes.append(Change(SET_RULE, RULE, "/".join(key), rule_fields(current), after, ("arguments",)))
+            changes.append(ChangeRule("/".join(key), rule_fields(current), after, ("arguments",)))
     for key, rule in sorted(live.rules.items()):
         if key[0] in desired.properties and key not in desired.rules:
             notes.append(
@@ -132,7 +125,7 @@ def _diff_rules(desired: SchemaState, live: SchemaState) -> tuple[list[Change], 
     return changes, notes
 
 
-def _fingerprints(changes: list[Change], live: SchemaState) -> dict[str, str]:
+def _fingerprints(changes: tuple[Change, ...], live: SchemaState) -> dict[str, str]:
     """What each touched object looked like in the portal when the plan was made."""
     prints: dict[str, str] = {}
     for change in changes:
@@ -156,14 +149,14 @@ def diff(config: Config, live: LiveState, steps: list[ManualStep], *, created_at
     group_changes = _diff_groups(config.desired, live.schema)
     property_changes, property_notes = _diff_properties(config, live)
     rule_changes, rule_notes = _diff_rules(config.desired, live.schema)
-    changes = group_changes + property_changes + rule_changes
+    changes = in_apply_order(group_changes + property_changes + rule_changes)
     return Plan(
         portal_id=live.portal_id,
         config_path=config.path,
         config_digest=config.digest,
         api_version=config.api_version,
         environment=config.environment,
-        changes=tuple(changes),
+        changes=changes,
         manual_steps=tuple(steps),
         notes=tuple(property_notes + rule_notes),
         fingerprints=_fingerprints(changes, live.schema),

@@ -65,6 +65,10 @@ class StalePlanError(ProvisionerError):
     """A saved plan no longer matches the file or the portal."""
 
 
+class PlanFileError(ProvisionerError):
+    """A saved plan file cannot be read: missing, too big, damaged, or not a plan this version writes."""
+
+
 class UnsafeChangeError(ProvisionerError):
     """The plan holds a change that needs an explicit flag (type change, archive)."""
 

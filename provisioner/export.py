@@ -9,7 +9,6 @@ the existing file. ``write_export`` writes it, never over a file without ``force
 from __future__ import annotations
 
 import os
-import tempfile
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,8 +20,16 @@ import yaml
 from provisioner.config.build import RULE_KEYS
 from provisioner.config.semantic import ACCORD_FIELD_TYPES
 from provisioner.errors import UsageError
-from provisioner.hubspot.live import LiveState
-from provisioner.model import DEFAULT_API_VERSION, FIELD_TYPES, Config, Group, Property, ValidationRule
+from provisioner.files import write_atomic
+from provisioner.model import (
+    DEFAULT_API_VERSION,
+    FIELD_TYPES,
+    Config,
+    Group,
+    LiveState,
+    Property,
+    ValidationRule,
+)
 
 # Fields an environment may override, besides access (which no API can read).
 OVERRIDABLE = ("label", "description", "display_order", "options", "rules")
@@ -228,6 +235,8 @@ def export_document(
         data["groups"] = group_entries
     data["properties"] = prop_entries
     _keep_sidebar(base, exported, data, remarks)
+    if base.get("crm_card"):
+        data["crm_card"] = dict(base["crm_card"])  # no API can read it: kept from the file
     _keep_sync(base, {p.name: p.type for p in props}, data, remarks)
     tombstones = []
     for item in base.get("tombstones") or []:
@@ -297,7 +306,7 @@ def write_export(text: str, path: str | os.PathLike, *, force: bool) -> None:
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise UsageError(f"cannot write {path}: no directory {directory}")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -1,6 +1,7 @@
 """Manual steps: what the file declares that no HubSpot API can set or read, and their confirmations.
 
-View-only access and the deal sidebar are set by a person in HubSpot's UI. Each becomes a step
+View-only access, the deal sidebar and an app's CRM card on the deal record are set by a person
+in HubSpot's UI. Each becomes a step
 with the exact clicks and a digest of the declared state. A person records that a step was done
 with ``provisioner confirm``, which writes the step's digest into a confirmations file next to the
 config (reviewed in the repository like the config, one section per portal). A confirmed step stops
@@ -10,7 +11,6 @@ asking until its declared state, and so its digest, changes.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +18,9 @@ from typing import Any
 
 import yaml
 
-from provisioner.errors import ConfigError, Problem
-from provisioner.model import Config
+from provisioner.errors import ConfigError, Problem, UsageError
+from provisioner.files import write_atomic
+from provisioner.model import Config, CrmCard
 from provisioner.plan import ManualStep, fingerprint
 
 ACCESS_TEXT = {
@@ -29,7 +30,7 @@ ACCESS_TEXT = {
 
 HEADER = """\
 # Manual steps done by hand in HubSpot's UI, per portal id. HubSpot has no API to set or read
-# these (view-only access, the deal sidebar), so `provisioner confirm` records them here.
+# these (view-only access, the deal sidebar, an app's CRM card), so `provisioner confirm` records them here.
 # Review this file like the config: a step asks again when its declared state changes.
 """
 
@@ -90,7 +91,31 @@ def declared_steps(config: Config) -> list[ManualStep]:
                 digest=fingerprint(desired),
             )
         )
+    if config.crm_card is not None:
+        steps.append(crm_card_step(config.crm_card))
     return steps
+
+
+CRM_CARD_PLACES = {"right_sidebar": "right sidebar", "middle_column": "middle column"}
+
+
+def crm_card_step(card: CrmCard) -> ManualStep:
+    """The seed's reminder: an app's card (e.g. Accord's) on the deal record, placed by hand."""
+    place = CRM_CARD_PLACES[card.location]
+    desired = {"app": card.app, "location": card.location}
+    return ManualStep(
+        id="crm_card",
+        title=f"Add the '{card.app}' CRM card to the deal record's {place}",
+        instructions=(
+            f"Make sure the {card.app} app is connected to HubSpot (its card is offered only once the app is installed).",
+            "In HubSpot, open Settings > Objects > Deals > Record Customization and choose the default view.",
+            f"In the {place}, click Add cards and open the Card library; filter the card types by apps.",
+            f"Find the '{card.app}' card and click Add card; move it where you want it in the {place}.",
+            "Click Save and exit.",
+        ),
+        desired=desired,
+        digest=fingerprint(desired),
+    )
 
 
 def load_confirmations(path: str | os.PathLike) -> dict[str, dict[str, Confirmation]]:
@@ -146,7 +171,7 @@ def record_confirmations(
         mine[step.id] = {"digest": step.digest, "confirmed_at": confirmed_at, "confirmed_by": confirmed_by}
     portals[str(portal_id)] = dict(sorted(mine.items()))
     text = HEADER + yaml.safe_dump({"portals": dict(sorted(portals.items()))}, sort_keys=False)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        raise UsageError(f"cannot write the confirmations to {path}: {exc.strerror or exc}") from None

@@ -129,11 +129,33 @@ class SchemaState:
 
 
 @dataclass(frozen=True)
+class LiveState:
+    """What was read from the portal: its id, its account type and its schema."""
+
+    portal_id: int
+    account_type: str
+    schema: SchemaState
+    # Names of properties HubSpot itself defines (never managed, never exported).
+    hubspot_defined: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
 class Sidebar:
     """The deal record's left-sidebar section: HubSpot has no API for it."""
 
     section: str
     properties: tuple[str, ...]
+
+
+CRM_CARD_LOCATIONS = ("right_sidebar", "middle_column")
+
+
+@dataclass(frozen=True)
+class CrmCard:
+    """An app's card on the deal record (record customization): HubSpot has no API for it."""
+
+    app: str  # the card's name in HubSpot's card library, e.g. "Accord"
+    location: str = "right_sidebar"  # or "middle_column"
 
 
 @dataclass(frozen=True)
@@ -163,6 +185,7 @@ class Config:
     # Property name -> "view_only" | "view_and_edit" (no API: a manual step).
     access: Mapping[str, str] = field(default_factory=dict)
     sidebar: Sidebar | None = None
+    crm_card: CrmCard | None = None
     sync: SyncSettings = field(default_factory=SyncSettings)
 
     def __post_init__(self) -> None:

@@ -42,6 +42,7 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, verbose: int, log_format: 
 
 def _register_commands() -> None:
     from provisioner.cli import (
+        check_commands,
         config_commands,
         emulator_commands,
         engine_commands,
@@ -49,7 +50,8 @@ def _register_commands() -> None:
         sync_commands,
     )
 
-    for module in (config_commands, engine_commands, pipeline_commands, sync_commands, emulator_commands):
+    for module in (config_commands, engine_commands, pipeline_commands, sync_commands, emulator_commands,
+                   check_commands):
         module.register(cli)
 
 

@@ -6,22 +6,21 @@ import functools
 
 import click
 
+from provisioner.config import DEFAULT_CONFIG_FILE, ENVIRONMENT_VARIABLE, load_config
 from provisioner.hubspot.client import TIERS, HubSpotClient
 from provisioner.hubspot.connect import connect
 from provisioner.model import API_VERSIONS, DEFAULT_API_VERSION, Config
-
-DEFAULT_CONFIG = "hubspot_schema.yaml"
 
 
 def config_option(func):
     """-f/--file and --env (environment of the file; PROVISIONER_ENV)."""
 
     @click.option(
-        "-f", "--file", "config_file", default=DEFAULT_CONFIG, show_default=True,
+        "-f", "--file", "config_file", default=DEFAULT_CONFIG_FILE, show_default=True,
         type=click.Path(dir_okay=False), help="The declared portal file.",
     )
-    @click.option("--env", "environment", envvar="PROVISIONER_ENV", default=None,
-                  help="Environment of the file to use (or PROVISIONER_ENV).")
+    @click.option("--env", "environment", envvar=ENVIRONMENT_VARIABLE, default=None,
+                  help=f"Environment of the file to use (or {ENVIRONMENT_VARIABLE}).")
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         return func(*args, **kwargs)
@@ -48,8 +47,6 @@ def portal_options(func):
 
 def load(config_file: str, environment: str | None) -> Config:
     """The command's config file, for the chosen environment (ConfigError lists every problem)."""
-    from provisioner.config import load_config
-
     return load_config(config_file, environment=environment)
 
 

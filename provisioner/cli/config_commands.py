@@ -24,7 +24,7 @@ def _plural(count: int, word: str) -> str:
 def summarize(config: Config) -> str:
     """One line saying what a valid file declares."""
     desired = config.desired
-    manual = (1 if config.access else 0) + (1 if config.sidebar else 0)
+    manual = (1 if config.access else 0) + (1 if config.sidebar else 0) + (1 if config.crm_card else 0)
     parts = [
         _plural(len(desired.groups), "group"),
         _plural(len(desired.properties), "property").replace("propertys", "properties"),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 
 import click
 
+from provisioner.cli.common import config_option, load, open_client, portal_options
 from provisioner.errors import UsageError
 
 
@@ -117,6 +119,46 @@ def serve(host, port, state_file, request_log, token, scopes, portal_id, account
         emulator.close()
 
 
+@emulator_group.command("seed-deals")
+@click.argument("count", type=click.IntRange(1, 10_000))
+@config_option
+@portal_options
+@click.option("--out", "out", type=click.Path(dir_okay=False, allow_dash=True), default="-", show_default=True,
+              help="Write the sample events here (JSON lines); - is standard output.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the sample values.")
+def seed_deals(count, config_file, environment, local, api_version, tier, out, seed) -> None:
+    """Create COUNT sample deals and write a matching events file for `sync push`.
+
+    Talks to the local portal (--local) or to HUBSPOT_BASE_URL (an emulator, or a test portal);
+    it refuses to write sample deals into HubSpot's own address unless HUBSPOT_BASE_URL names it.
+    Each deal gets one Accord with two to four events, in mixed order.
+    """
+    from provisioner.samples import create_sample_deals, sample_events
+    from provisioner.sync.events import Rules
+
+    if not local and not os.environ.get("HUBSPOT_BASE_URL"):
+        raise UsageError("seed-deals writes sample deals: pass --local, or set HUBSPOT_BASE_URL to the emulator",
+                         hint="to seed a real test portal on purpose, set HUBSPOT_BASE_URL=https://api.hubapi.com")
+    config = load(config_file, environment)
+    rules = Rules.from_config(config)
+    client = open_client(local, api_version, tier, config.api_version)
+    try:
+        # Opened before any deal is created: a bad path costs no sample deals.
+        handle = click.open_file(out, "w", encoding="utf-8", atomic=out != "-")
+    except OSError as exc:
+        raise UsageError(f"cannot write the events to {out}: {exc.strerror or exc}") from None
+    with handle:
+        try:
+            ids = create_sample_deals(client, count)
+            events = sample_events(ids, rules, seed=seed)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        handle.write("".join(event.line + "\n" for event in events))
+    source = "-" if out == "-" else out
+    click.echo(f"Created {len(ids)} sample deal(s) ({ids[0]} to {ids[-1]}) and {len(events)} events; push them with "
+               f"`provisioner sync push{' --local' if local else ''} --source {source}`.", err=True)
+
+
 def register(cli: click.Group) -> None:
-    """Add ``emulator serve`` to ``cli``."""
+    """Add ``emulator serve`` and ``emulator seed-deals`` to ``cli``."""
     cli.add_command(emulator_group)

@@ -10,11 +10,12 @@ import click
 
 from provisioner.apply import apply_plan, check_allowed, check_fresh, verify_applied
 from provisioner.cli.common import config_option, load, open_client, portal_options
-from provisioner.engine import load_plan, make_plan, save_plan, utc_now
 from provisioner.errors import EXIT_CHANGES, ApplyError, StalePlanError, UsageError
 from provisioner.hubspot.client import SCHEMA_SCOPES
 from provisioner.manual import confirmations_path, declared_steps, record_confirmations
-from provisioner.render import RENDERERS, render_text
+from provisioner.planfile import load_plan, save_plan
+from provisioner.planning import check_portal_guard, make_plan, utc_now
+from provisioner.render.plan import RENDERERS, render_text
 
 FORMATS = click.Choice(sorted(RENDERERS))
 
@@ -29,7 +30,7 @@ def render(plan, fmt: str) -> str:
     return RENDERERS[fmt](plan)
 
 
-@click.command()
+@click.command("plan")
 @config_option
 @portal_options
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Save the plan (JSON) for `apply PLANFILE`.")
@@ -37,7 +38,7 @@ def render(plan, fmt: str) -> str:
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 2 when there are changes, 0 when none (manual steps do not count).")
 @click.pass_context
-def plan(ctx, config_file, environment, local, api_version, tier, out, fmt, detailed_exitcode):
+def plan_command(ctx, config_file, environment, local, api_version, tier, out, fmt, detailed_exitcode):
     """Read the live portal and show what apply would do."""
     config = load(config_file, environment)
     client = open_client(local, api_version, tier, config.api_version)
@@ -51,7 +52,7 @@ def plan(ctx, config_file, environment, local, api_version, tier, out, fmt, deta
         ctx.exit(EXIT_CHANGES)
 
 
-@click.command()
+@click.command("apply")
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False))
 @config_option
 @portal_options
@@ -59,7 +60,7 @@ def plan(ctx, config_file, environment, local, api_version, tier, out, fmt, deta
 @click.option("--allow-archive", is_flag=True, help="Allow archiving properties listed as tombstones.")
 @click.option("--allow-type-change", is_flag=True, help="Allow changing the type of an existing property.")
 @click.pass_context
-def apply(ctx, planfile, config_file, environment, local, api_version, tier, auto_approve, allow_archive,
+def apply_command(ctx, planfile, config_file, environment, local, api_version, tier, auto_approve, allow_archive,
           allow_type_change):
     """Make the portal match the file, or carry out a saved PLANFILE (refused if the portal moved)."""
     saved = load_plan(planfile) if planfile else None
@@ -98,14 +99,14 @@ def apply(ctx, planfile, config_file, environment, local, api_version, tier, aut
         click.echo(f"{len(pending)} manual step(s) still to do by hand (see above), then `provisioner confirm`.")
 
 
-@click.command()
+@click.command("confirm")
 @click.argument("steps", nargs=-1)
 @config_option
 @portal_options
 @click.option("--all", "confirm_all", is_flag=True, help="Confirm every declared manual step.")
 @click.option("--by", "confirmed_by", default=None, help="Who did it (default: the current user).")
 @click.option("--portal-id", type=int, default=None, help="The portal the steps were done in (skips reading it).")
-def confirm(steps, config_file, environment, local, api_version, tier, confirm_all, confirmed_by, portal_id):
+def confirm_command(steps, config_file, environment, local, api_version, tier, confirm_all, confirmed_by, portal_id):
     """Record that manual STEPS (e.g. access/accord_url, sidebar) were done in HubSpot's UI.
 
     The record goes into <file>.confirmations.yaml beside the config, for review in the repository.
@@ -120,8 +121,7 @@ def confirm(steps, config_file, environment, local, api_version, tier, confirm_a
     chosen = list(declared.values()) if confirm_all else [declared[s] for s in steps]
     if portal_id is None:
         portal_id = open_client(local, api_version, tier, config.api_version).get_account_details().portal_id
-        if config.portal_id is not None and config.portal_id != portal_id:
-            raise UsageError(f"the file is for portal {config.portal_id}, but the token opens portal {portal_id}")
+        check_portal_guard(config, portal_id)
     path = confirmations_path(config.path)
     record_confirmations(path, portal_id, chosen, confirmed_by=confirmed_by or getpass.getuser(),
                          confirmed_at=utc_now())
@@ -129,6 +129,6 @@ def confirm(steps, config_file, environment, local, api_version, tier, confirm_a
 
 
 def register(cli: click.Group) -> None:
-    for command in (plan, apply, confirm):
+    for command in (plan_command, apply_command, confirm_command):
         cli.add_command(command)
 

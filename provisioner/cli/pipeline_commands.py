@@ -10,39 +10,40 @@ from pathlib import Path
 import click
 import yaml
 
-from provisioner import drift as drift_module
 from provisioner.cli.common import config_option, load, open_client, portal_options
-from provisioner.engine import check_portal_guard, make_plan, utc_now
+from provisioner.drift import ValueDrift, ValuesChecked, drift_report
 from provisioner.errors import EXIT_CHANGES, ProvisionerError, UsageError
 from provisioner.export import ExistingFile, export_document, write_export
 from provisioner.hubspot.live import read_live_state
+from provisioner.planning import check_portal_guard, make_plan, utc_now
+from provisioner.render import drift as drift_render
 
 log = logging.getLogger(__name__)
 
 
-def _read_values(client, config) -> drift_module.ValuesChecked:
+def _read_values(client, config) -> ValuesChecked:
     """The deals the value sync wrote, read back against what HubSpot last confirmed to it."""
     from provisioner.sync.events import Rules
     from provisioner.sync.store import SyncStore
     from provisioner.sync.verify import verify
 
     if not Path(config.sync.store_path).exists():
-        return drift_module.ValuesChecked(0)  # nothing was ever pushed from here
+        return ValuesChecked(0)  # nothing was ever pushed from here
     with SyncStore(config.sync.store_path) as store:
         report = verify(client, store, Rules.from_config(config))
-    edited = tuple(drift_module.ValueDrift(d.deal_id, d.property, d.expected, d.actual) for d in report.differences)
-    return drift_module.ValuesChecked(report.deals_checked, edited, tuple(report.missing))
+    edited = tuple(ValueDrift(d.deal_id, d.property, d.expected, d.actual) for d in report.differences)
+    return ValuesChecked(report.deals_checked, edited, tuple(report.missing))
 
 
-@click.command()
+@click.command("drift")
 @config_option
 @portal_options
-@click.option("--format", "fmt", type=click.Choice(sorted(drift_module.RENDERERS)), default="text",
+@click.option("--format", "fmt", type=click.Choice(sorted(drift_render.RENDERERS)), default="text",
               show_default=True, help="text for a terminal, json for alerting, markdown for an issue or chat.")
 @click.option("--values", "check_values", is_flag=True,
               help="Also read the synced deals back (100 a request) and report values edited by hand.")
 @click.pass_context
-def drift(ctx, config_file, environment, local, api_version, tier, fmt, check_values):
+def drift_command(ctx, config_file, environment, local, api_version, tier, fmt, check_values):
     """What differs between the file and the portal, for cron.
 
     Exit 0: nothing differs. Exit 2: drift (each field with the declared and the live value).
@@ -60,18 +61,18 @@ def drift(ctx, config_file, environment, local, api_version, tier, fmt, check_va
     except ProvisionerError as error:
         # The alert must say the check failed; the error line itself goes to stderr as usual.
         if fmt == "json":
-            click.echo(drift_module.render_error_json(str(error), error.hint, checked_at=checked_at), nl=False)
+            click.echo(drift_render.render_error_json(str(error), error.hint, checked_at=checked_at), nl=False)
         elif fmt == "markdown":
-            click.echo(drift_module.render_error_markdown(str(error), error.hint, checked_at=checked_at), nl=False)
+            click.echo(drift_render.render_error_markdown(str(error), error.hint, checked_at=checked_at), nl=False)
         raise
-    report = drift_module.drift_report(plan, checked_at=checked_at, values=values)
+    report = drift_report(plan, checked_at=checked_at, values=values)
     log.info("Read portal %s in %d request(s)", live.portal_id, client.stats.requests)
     for item in report.items:
         log.info("Detected %s", item.summary[0].lower() + item.summary[1:])
     never = [check.id for check in report.manual_checks if check.confirmed_at is None]
     if never:
         log.info("Manual settings never confirmed (not drift): %s", ", ".join(never))
-    click.echo(drift_module.RENDERERS[fmt](report), nl=False)
+    click.echo(drift_render.RENDERERS[fmt](report), nl=False)
     if report.has_drift:
         ctx.exit(EXIT_CHANGES)
 
@@ -115,7 +116,7 @@ def _check_export(text: str, name: str, environment: str | None) -> None:
 @click.option("--all-custom", is_flag=True, help="Export every custom deal property and its group.")
 @click.option("--force", is_flag=True, help="Replace the file given with -o if it exists.")
 @click.pass_context
-def export(ctx, config_file, environment, local, api_version, tier, out, groups, all_custom, force):
+def export_command(ctx, config_file, environment, local, api_version, tier, out, groups, all_custom, force):
     """Write the portal's current deal properties as a config file that `validate` accepts.
 
     By default exports the groups FILE manages (-f, default hubspot_schema.yaml) and keeps from it
@@ -134,7 +135,7 @@ def export(ctx, config_file, environment, local, api_version, tier, out, groups,
     client = open_client(local, api_version, tier, file_version)
     live = read_live_state(client)
     if existing is not None:
-        check_portal_guard(existing.config, live)
+        check_portal_guard(existing.config, live.portal_id)
     result = export_document(
         live, exported_at=utc_now(), api_version=client.api_version, groups=groups, all_custom=all_custom,
         existing=existing, source=config_file if existing else "",
@@ -154,5 +155,5 @@ def export(ctx, config_file, environment, local, api_version, tier, out, groups,
 
 
 def register(cli: click.Group) -> None:
-    for command in (drift, export):
+    for command in (drift_command, export_command):
         cli.add_command(command)

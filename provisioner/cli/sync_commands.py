@@ -126,18 +126,20 @@ def sync() -> None:
 def push_command(ctx, config_file, environment, local, api_version, tier, source, dry_run, full_resync, fmt,
                  store_path):
     """Push Accord trigger events onto their deals, sending only values HubSpot does not hold yet."""
+    from provisioner.sync.source import read_lines
+
+    # Bytes, read a bounded line at a time: the parser sets aside invalid UTF-8 and over-long lines.
     if source == "-":
-        stream = click.get_text_stream("stdin", errors="replace")
         _run_push(ctx, config_file, environment, local, api_version, tier, store_path, fmt, dry_run, full_resync,
-                  stream)
+                  read_lines(click.get_binary_stream("stdin")))
         return
     try:
-        handle = open(source, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed below
+        handle = open(source, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise UsageError(f"{source}: cannot read the events: {exc.strerror}") from None
     with handle:
         _run_push(ctx, config_file, environment, local, api_version, tier, store_path, fmt, dry_run, full_resync,
-                  handle)
+                  read_lines(handle))
 
 
 @sync.command("verify")

@@ -11,6 +11,7 @@ from provisioner.model import (
     DEFAULT_API_VERSION,
     TRIGGER_EVENTS,
     Config,
+    CrmCard,
     Group,
     Option,
     Property,
@@ -105,6 +106,10 @@ def build_config(path: str, raw: bytes, data: dict, environment: str | None) -> 
     sidebar = None
     if data.get("sidebar"):
         sidebar = Sidebar(section=data["sidebar"]["section"], properties=tuple(data["sidebar"]["properties"]))
+    crm_card = None
+    if data.get("crm_card"):
+        card = data["crm_card"]
+        crm_card = CrmCard(app=card["app"], location=card.get("location") or "right_sidebar")
     sync = data.get("sync") or {}
     store = sync.get("store") or DEFAULT_STORE
     base_dir = os.path.dirname(os.path.abspath(path))
@@ -126,5 +131,6 @@ def build_config(path: str, raw: bytes, data: dict, environment: str | None) -> 
         tombstones=tombstones,
         access=access,
         sidebar=sidebar,
+        crm_card=crm_card,
         sync=settings,
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+
+from provisioner import numbers
 
 DEFAULT_MAX_STRING = 65536
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
@@ -34,16 +36,11 @@ def share(value: str) -> str:
 
 
 def normalise_number(text: str) -> str:
-    """"3", 3, "3.0" and "03" are all stored as "3"; "1.50" as "1.5"."""
+    """"3", 3, "3.0" and "03" are all stored as "3"; "1.50" as "1.5" (bounded: ``provisioner.numbers``)."""
     try:
-        number = Decimal(text.strip())
-    except InvalidOperation:
-        raise ValueProblem("INVALID_INTEGER", f"{text} was not a valid number.") from None
-    if not number.is_finite():
-        raise ValueProblem("INVALID_INTEGER", f"{text} was not a valid number.")
-    if number == number.to_integral_value():
-        return str(int(number))
-    return format(number.normalize(), "f")
+        return numbers.normalise_number(text)
+    except ValueError:
+        raise ValueProblem("INVALID_INTEGER", f"{text[:100]} was not a valid number.") from None
 
 
 def _epoch_ms(text: str) -> int | None:

@@ -13,6 +13,7 @@ from provisioner.hubspot.wire import AccountDetails, account_from_json
 log = logging.getLogger(__name__)
 
 SCHEMA_SCOPES = ("crm.schemas.deals.read", "crm.schemas.deals.write")
+OBJECT_SCOPES = ("crm.objects.deals.read", "crm.objects.deals.write")
 
 
 class AccountEndpoints(Endpoints):

@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable
 
-from provisioner.hubspot.account import SCHEMA_SCOPES, AccountEndpoints
+from provisioner.hubspot.account import OBJECT_SCOPES, SCHEMA_SCOPES, AccountEndpoints
 from provisioner.hubspot.deadline import DEFAULT_TIMEOUT_S
 from provisioner.hubspot.deals import DealEndpoints
 from provisioner.hubspot.limiter import TIERS, RateLimiter
@@ -30,7 +30,7 @@ from provisioner.model import API_VERSIONS, DEFAULT_API_VERSION
 
 # Re-exported: callers of the client use these.
 __all__ = [
-    "API_VERSIONS", "DEFAULT_BASE_URL", "SCHEMA_SCOPES", "TIERS", "AccountDetails", "BatchError", "BatchResult",
+    "API_VERSIONS", "DEFAULT_BASE_URL", "OBJECT_SCOPES", "SCHEMA_SCOPES", "TIERS", "AccountDetails", "BatchError", "BatchResult",
     "HubSpotClient", "LiveProperty", "RateLimiter", "Record", "RequestStats",
 ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import quote
 
 from provisioner.hubspot.batching import chunks, merge_results
 from provisioner.hubspot.endpoints import Endpoints
@@ -25,6 +26,10 @@ class DealEndpoints(Endpoints):
         return self._batch("read", ids, lambda part: {
             "properties": list(properties), "propertiesWithHistory": [],
             "inputs": [{"id": str(deal_id)} for deal_id in part]})
+
+    def archive_deal(self, deal_id: str) -> None:
+        """Move a deal to HubSpot's recycle bin (204 whether or not it was there)."""
+        self.request("DELETE", self.paths.deals(f"/{quote(str(deal_id), safe='')}"))
 
     def batch_create_deals(self, values: Sequence[dict[str, str]]) -> BatchResult:
         return self._batch("create", values, lambda part: {"inputs": [{"properties": dict(v)} for v in part]})

@@ -2,19 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from provisioner.hubspot.client import HubSpotClient
-from provisioner.model import SchemaState
-
-
-@dataclass(frozen=True)
-class LiveState:
-    portal_id: int
-    account_type: str
-    schema: SchemaState
-    # Names of properties HubSpot itself defines (never managed, never exported).
-    hubspot_defined: frozenset[str] = field(default_factory=frozenset)
+from provisioner.model import LiveState, SchemaState
 
 
 def read_live_state(client: HubSpotClient) -> LiveState:

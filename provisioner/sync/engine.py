@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from provisioner.errors import ApiError, ConnectionFailed, ProvisionerError
 from provisioner.hubspot.client import HubSpotClient
-from provisioner.sync.events import ParsedInput, Rules, Snapshot
+from provisioner.sync.events import ParsedInput, Rules, Snapshot, format_instant
 from provisioner.sync.sender import FAILED, MISSING, WRITTEN, Outcome, send_updates
 from provisioner.sync.store import Desired, NewDeadLetter, SyncStore, event_line
 
@@ -112,7 +112,8 @@ def accept(
     changed: dict[tuple[str, str], Desired] = {}
     marks: dict[tuple[str, str], str] = {}
     for snap in sorted(snapshots, key=lambda s: (s.occurred_at, s.line_no)):
-        at, accord_id, deal_id, event = snap.occurred_at, snap.accord_id, snap.deal_id, snap.event
+        # The store keeps times as canonical UTC text (zero-padded years: it sorts as the instants do).
+        at, accord_id, deal_id, event = format_instant(snap.occurred_at), snap.accord_id, snap.deal_id, snap.event
         key = (accord_id, deal_id)
         mark = watermarks.get(key)
         if mark is not None and at < mark:
@@ -200,7 +201,10 @@ def push(
         store.add_dead_letters(
             db,
             (
-                NewDeadLetter("input", bad.reason, bad.raw, bad.accord_id, bad.deal_id, bad.occurred_at)
+                NewDeadLetter(
+                    "input", bad.reason, bad.raw, bad.accord_id, bad.deal_id,
+                    None if bad.occurred_at is None else format_instant(bad.occurred_at),
+                )
                 for bad in parsed.invalid
             ),
         )

@@ -1,48 +1,75 @@
-"""Accord trigger events: parse one JSON line, check it, and normalise its values to HubSpot's strings.
+"""Accord trigger events: read one line, check it, and normalise its values to HubSpot's strings.
 
-Pure: no I/O beyond the strings given. A line becomes a ``Snapshot`` (values keyed by HubSpot
-property name, already in the form HubSpot stores them), an ``Ignored`` (not a configured
-trigger) or an ``Invalid`` (with every reason found, and the line itself for the dead-letter
-store), so one bad line never stops a run.
+Pure: no I/O beyond the line given. A line (bytes as read, or text) becomes a ``Snapshot``
+(values keyed by HubSpot property name, already in the form HubSpot stores them), an ``Ignored``
+(not a configured trigger) or an ``Invalid`` (every reason found, and a bounded prefix of the line
+for the dead-letter store). Any line, however hostile, becomes one of those three, with bounded
+work: one bad line never stops a run. The limits and what is invalid are in docs/sync.md (Input).
 
-``parse_lines`` coalesces while it reads: it keeps one merged snapshot per (accord, deal), never
-every event, so a run's memory grows with the deals it touches, not with its events.
+Decoding: a typed msgspec decoder reads the common record (five keys, flat ``data``) in one pass;
+a line it refuses is read again untyped to find every reason. Both apply the same checks.
 
 Normalisation, decided once here so that equal values compare equal:
-- numbers travel as HubSpot stores them: ``3`` and ``3.0`` and ``"3"`` become ``"3"``,
-  ``45.50`` becomes ``"45.5"``; no exponents;
+- numbers travel as HubSpot stores them (``provisioner.numbers``): ``3``, ``3.0`` and ``"3"`` are
+  ``"3"``, ``45.50`` is ``"45.5"``; no exponents;
 - strings are stripped of surrounding whitespace (an Accord title with a trailing blank is the
   same title);
+- times are instants (``provisioner.sync.instant``): microseconds since the epoch, UTC;
 - a key missing from ``data`` means "not part of this snapshot": the deal keeps its value;
   an explicit ``null`` clears the value in HubSpot (sent as ``""``).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from urllib.parse import urlsplit
 
+import msgspec
+
 from provisioner.model import Config
+from provisioner.numbers import MAX_EXPONENT, normalise_number
+from provisioner.sync.instant import format_instant, parse_instant
+from provisioner.sync.source import MAX_LINE_BYTES, LongLine
+
+__all__ = ["format_instant", "normalise_number", "parse_instant"]  # re-exported for the sync's modules
 
 STATUSES = ("Not Started", "On Track", "At Risk", "Stalled")
 COUNT_FIELDS = ("CUSTOMER_INVITED_COUNT", "CUSTOMER_ACCEPTED_COUNT")
-_DEAL_ID = re.compile(r"^[0-9]{1,20}$")
-# A time already in UTC with the date and time written out in full: its canonical form is the same
-# digits (checked by datetime.fromisoformat first), so no conversion is needed.
-_UTC_TIME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.[0-9]{1,6})?\+00:00")
+# Limits (docs/sync.md, Input); the line limit, MAX_LINE_BYTES, is the reader's (``source``).
+MAX_DEPTH = 16  # JSON nesting; an event is two levels deep
+RAW_KEPT = 2048  # characters of an invalid line kept for its dead letter
+MAX_ID_LENGTH = 256  # characters of an accord id
+TEXT_LIMIT = 65_536  # HubSpot's limit for a text value, when no MAX_LENGTH rule is stricter
+MAX_EVENT_KEPT = 100  # characters of an ignored event's name kept for the report
+
+_DEAL_ID = re.compile(r"[1-9][0-9]{0,19}")
 # A URL that urlsplit reads as http(s) with a host and that holds no blank: the common case,
 # accepted without splitting it; anything else goes through urlsplit.
 _PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.:@_~!$&'()*+,;=%-]+(?:[/?#][!-~]*)?")
-_EXACT_FLOAT = 2.0**53  # below it a whole float and its repr are the same integer
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_LONE_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<![0-9a-fA-F]{2})\\u[dD][c-fC-F]")
+_LIMIT = 10 ** (MAX_EXPONENT + 1)
+_SMALL = tuple(str(n) for n in range(1001))  # the texts of the common counts and scores, made once
 
 # How a field's value is checked (decided once per field, see ``Rules.fields``).
-_COUNT, _PROGRESS, _NUMBER, _TEXT = range(4)
+_COUNT, _PROGRESS, _NUMBER, _TEXT, _STATUS, _URL = range(6)
+
+
+class _Record(msgspec.Struct):
+    """The common event record, typed: anything else is read untyped and checked key by key."""
+
+    event: str
+    occurred_at: str
+    accord_id: str | int
+    deal_id: str | int
+    data: dict[str, str | int | float | None]
+
+
+_decode_record = msgspec.json.Decoder(_Record).decode
+_decode_any = msgspec.json.Decoder().decode
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +78,7 @@ class Snapshot:
 
     line_no: int
     event: str
-    occurred_at: str  # canonical UTC form, sorts as text: 2026-11-27T10:00:00.000000Z
+    occurred_at: int  # microseconds since the Unix epoch, UTC (see ``instant``); format_instant for text
     accord_id: str
     deal_id: str
     values: Mapping[str, str]  # property name -> value as HubSpot stores it ("" clears)
@@ -67,10 +94,10 @@ class Ignored:
 class Invalid:
     line_no: int
     reasons: tuple[str, ...]
-    raw: str
+    raw: str  # the line as read, at most RAW_KEPT characters (then marked with a trailing "…")
     accord_id: str | None = None
     deal_id: str | None = None
-    occurred_at: str | None = None
+    occurred_at: int | None = None
 
     @property
     def reason(self) -> str:
@@ -110,57 +137,13 @@ class Rules:
         return sorted(self.mapping.values())
 
     @cached_property
-    def fields(self) -> tuple[tuple[str, str, int, int | None], ...]:
+    def fields(self) -> tuple[tuple[str, str, int, int], ...]:
         """Per mapped field, decided once: (Accord field, property, how it is checked, length limit)."""
         return tuple(
-            (accord_field, prop, _kind(accord_field, prop, self.number_properties), self.max_length.get(prop))
+            (accord_field, prop, _kind(accord_field, prop, self.number_properties),
+             min(self.max_length.get(prop, TEXT_LIMIT), TEXT_LIMIT))
             for accord_field, prop in self.mapping.items()
         )
-
-
-def normalise_number(value: object) -> str:
-    """A number as HubSpot stores it: no spurious decimals, no exponent. Raises ValueError."""
-    kind = type(value)
-    if kind is int:
-        return str(value)
-    if kind is float and -_EXACT_FLOAT < value < _EXACT_FLOAT:  # false for nan
-        if value.is_integer():
-            return str(int(value))
-        text = repr(value)  # the shortest form that reads back, never with trailing zeros
-        if "e" not in text:
-            return text
-    if isinstance(value, bool) or value is None:
-        raise ValueError("not a number")
-    if isinstance(value, str):
-        value = value.strip()
-        if not value:
-            raise ValueError("not a number")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError("not a number") from None
-    if not number.is_finite():
-        raise ValueError("not a finite number")
-    if number == number.to_integral_value():
-        return str(int(number))
-    text = format(number.normalize(), "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def canonical_time(value: object) -> str:
-    """ISO 8601 to a UTC text that sorts chronologically. Raises ValueError."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("missing")
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError("has no time zone")
-    plain = _UTC_TIME.fullmatch(text)
-    if plain is not None and moment.year >= 1000:
-        return f"{plain.group(1)}.{moment.microsecond:06d}Z"
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _kind(accord_field: str, prop: str, number_properties: frozenset[str]) -> int:
@@ -170,108 +153,230 @@ def _kind(accord_field: str, prop: str, number_properties: frozenset[str]) -> in
         return _PROGRESS
     if accord_field == "EXECUTION_SCORE" or prop in number_properties:
         return _NUMBER
+    if accord_field == "STATUS":
+        return _STATUS
+    if accord_field == "URL":
+        return _URL
     return _TEXT
 
 
-def _check(accord_field: str, prop: str, kind: int, limit: int | None, value: object) -> tuple[str | None, str | None]:
+def _show(value: object) -> str:
+    """A value for a reason, bounded: long texts cut, containers named, never a deep repr."""
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 80 else repr(value[:80]) + "…"
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if type(value) is int:
+        return str(value) if -_LIMIT < value < _LIMIT else f"a number of about {len(str(abs(value)))} digits"
+    if type(value) is float:
+        return repr(value)
+    return "an object" if isinstance(value, dict) else "an array" if isinstance(value, list) else type(value).__name__
+
+
+def _check(accord_field: str, prop: str, kind: int, limit: int, value: object, plain: bool) -> tuple[str | None, str | None]:
+    """(the value as HubSpot stores it, None) or (None, the reason it is refused)."""
     if value is None:
         return "", None
-    if kind != _TEXT:
+    kind_of = type(value)
+    if kind == _COUNT and kind_of is int and 0 <= value < _LIMIT:
+        return (_SMALL[value] if value <= 1000 else str(value)), None
+    if kind == _PROGRESS and kind_of is int and 0 <= value <= 100:
+        return _SMALL[value], None
+    if kind == _COUNT or kind == _PROGRESS:
+        if kind_of is not int and kind_of is not float and kind_of is not str:
+            return None, f"{accord_field} must be a number, got {_show(value)}"
         try:
-            if kind == _COUNT:
-                if type(value) is int:
-                    text = str(value)
-                    bad = value < 0
-                else:
-                    text = normalise_number(value)
-                    bad = "." in text or text.startswith("-")
-                if bad:
-                    return None, f"{accord_field} must be a whole number >= 0, got {value!r}"
-                return text, None
-            if kind == _PROGRESS:
-                if type(value) is int:
-                    text, bad = str(value), not 0 <= value <= 100
-                else:
-                    text = normalise_number(value)
-                    bad = not Decimal(0) <= Decimal(text) <= Decimal(100)
-                if bad:
-                    return None, f"PROGRESS must be from 0 to 100, got {value!r}"
-                return text, None
-            return normalise_number(value), None
-        except ValueError:
-            return None, f"{accord_field} must be a number, got {value!r}"
-    if isinstance(value, str):
+            text = normalise_number(value)
+        except ValueError as exc:
+            return None, f"{accord_field} must be a number, got {_show(value)} ({exc})"
+        if kind == _COUNT:
+            if "." in text or text.startswith("-"):
+                return None, f"{accord_field} must be a whole number >= 0, got {_show(value)}"
+        elif text.startswith("-") or (len(text.partition(".")[0]) > 2 and text != "100"):
+            return None, f"PROGRESS must be from 0 to 100, got {_show(value)}"
+        return text, None
+    if kind == _NUMBER:
+        if kind_of is int and 0 <= value <= 1000:
+            return _SMALL[value], None
+        if kind_of in (int, float, str):
+            try:
+                return normalise_number(value), None
+            except ValueError as exc:
+                return None, f"{accord_field} must be a number, got {_show(value)} ({exc})"
+        return None, f"{accord_field} must be a number, got {_show(value)}"
+    if kind_of is str:
         text = value.strip()
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        text = str(value).strip()
+        if not plain and _CONTROL.search(text) is not None:
+            where = _CONTROL.search(text)
+            return None, f"{accord_field} holds a control character (U+{ord(where.group()):04X} at {where.start() + 1})"
+    elif kind_of is int or kind_of is float:
+        try:
+            text = normalise_number(value)
+        except ValueError as exc:
+            return None, f"{accord_field} must be a string, got {_show(value)} ({exc})"
     else:
-        return None, f"{accord_field} must be a string, got {type(value).__name__}"
-    if accord_field == "STATUS" and text not in STATUSES:
-        return None, f"STATUS must be one of {', '.join(STATUSES)}, got {value!r}"
-    if accord_field == "URL" and text and _PLAIN_URL.fullmatch(text) is None:
-        parts = urlsplit(text)
-        if parts.scheme not in ("http", "https") or not parts.netloc or " " in text:
-            return None, f"URL must be an http(s) URL, got {text[:80]!r}"
-    if limit is not None and len(text) > limit:
+        return None, f"{accord_field} must be a string, got {_show(value)}"
+    if kind == _STATUS:
+        if text not in STATUSES:
+            return None, f"STATUS must be one of {', '.join(STATUSES)}, got {_show(value)}"
+        return text, None
+    if len(text) > limit:
         return None, f"{accord_field} is {len(text)} characters, over the limit of {limit} of {prop}"
+    if kind == _URL and text and _PLAIN_URL.fullmatch(text) is None:
+        try:
+            parts = urlsplit(text)
+            ok = parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in text
+        except ValueError:  # an unclosed [ in the host, a bad port: urlsplit refuses them
+            ok = False
+        if not ok:
+            return None, f"URL must be an http(s) URL, got {_show(text)}"
     return text, None
 
 
-def parse_line(line_no: int, line: str, rules: Rules) -> Snapshot | Ignored | Invalid | None:
+def _kept(raw: bytes) -> str:
+    """The line for its dead letter: at most RAW_KEPT characters, invalid UTF-8 shown as \\xNN."""
+    text = raw[: RAW_KEPT * 4].decode("utf-8", "backslashreplace")
+    return text if len(text) <= RAW_KEPT and len(raw) <= RAW_KEPT * 4 else text[:RAW_KEPT] + "…"
+
+
+def parse_line(line_no: int, line: bytes | str, rules: Rules) -> Snapshot | Ignored | Invalid | None:
     """One input line to what it is; ``None`` for a blank line."""
-    raw = line.rstrip("\r\n")
+    if type(line) is bytes:
+        raw = line
+    elif type(line) is str:
+        try:
+            raw = line.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raw = line.encode("utf-8", "backslashreplace")
+            return Invalid(line_no, (f"holds a lone surrogate (at column {exc.start + 1})",), _kept(raw))
+    elif isinstance(line, LongLine):
+        return Invalid(line_no, (line.reason,), _kept(line))
+    else:
+        raise TypeError(f"a line is bytes or str, not {type(line).__name__}")
+    if raw[-1:] in (b"\n", b"\r"):
+        raw = raw.rstrip(b"\r\n")
+    if len(raw) > MAX_LINE_BYTES:
+        return Invalid(line_no, (f"the line is {len(raw)} bytes, over the limit of {MAX_LINE_BYTES}",), _kept(raw))
+    plain = raw.isascii()
+    if not plain:
+        try:
+            raw.decode("utf-8")  # the decoder checks only the strings it keeps: check them all
+        except UnicodeDecodeError as exc:
+            return Invalid(line_no, (f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",), _kept(raw))
+    # Without non-ASCII bytes, escapes or DEL, no string of the line can hold a control character.
+    plain = plain and b"\\" not in raw and b"\x7f" not in raw
+    try:
+        record = _decode_record(raw)
+    except (msgspec.MsgspecError, ValueError, RecursionError):
+        record = None
+    if record is not None and record.event:
+        event = record.event
+        if event not in rules.triggers:
+            return Ignored(line_no, event[:MAX_EVENT_KEPT])
+        return _checked(line_no, raw, event, record.occurred_at, record.accord_id, record.deal_id, record.data,
+                        rules, plain)
     if not raw.strip():
         return None
+    return _read_untyped(line_no, raw, rules)
+
+
+def _read_untyped(line_no: int, raw: bytes, rules: Rules) -> Snapshot | Ignored | Invalid:
+    """A line the typed decoder refused (valid UTF-8): every reason it is invalid."""
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth(raw) > MAX_DEPTH:
+        return Invalid(line_no, (f"nested deeper than {MAX_DEPTH} levels",), _kept(raw))
     try:
-        item = json.loads(raw)
-    except ValueError as exc:
-        return Invalid(line_no, (f"not JSON ({exc.msg} at column {exc.colno})",), raw)
+        item = _decode_any(raw)
+    except RecursionError:
+        return Invalid(line_no, (f"nested deeper than {MAX_DEPTH} levels",), _kept(raw))
+    except msgspec.DecodeError as exc:
+        message = str(exc)
+        if "surrogate" in message or ("truncated" in message and _LONE_SURROGATE.search(raw)):
+            message = "a lone UTF-16 surrogate escape"
+        return Invalid(line_no, (f"not JSON ({message})",), _kept(raw))
+    except (msgspec.MsgspecError, ValueError) as exc:  # a number beyond any float: 1e400
+        return Invalid(line_no, (f"not JSON ({exc})",), _kept(raw))
     if not isinstance(item, dict):
-        return Invalid(line_no, ("not a JSON object",), raw)
+        return Invalid(line_no, ("not a JSON object",), _kept(raw))
     event = item.get("event")
     if not isinstance(event, str) or not event:
-        return Invalid(line_no, ("'event' is missing",), raw)
+        return Invalid(line_no, ("'event' is missing",), _kept(raw))
     if event not in rules.triggers:
-        return Ignored(line_no, event)
+        return Ignored(line_no, event[:MAX_EVENT_KEPT])
+    return _checked(line_no, raw, event, item.get("occurred_at"), item.get("accord_id"), item.get("deal_id"),
+                    item.get("data"), rules, False)
+
+
+def _depth(raw: bytes) -> int:
+    """How deep the brackets of a JSON text nest, outside its strings (linear, no recursion)."""
+    depth = deepest = 0
+    for token in _BRACKETS.findall(raw):
+        if token in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
+_BRACKETS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _accord_id(value: object, plain: bool) -> tuple[str | None, str | None]:
+    if type(value) is int and -_LIMIT < value < _LIMIT:
+        return str(value), None
+    if type(value) is not str:
+        return None, "'accord_id' is missing" if value is None else f"'accord_id' must be a string, got {_show(value)}"
+    text = value.strip()
+    if not text:
+        return None, "'accord_id' is missing"
+    if len(text) > MAX_ID_LENGTH:
+        return None, f"'accord_id' is {len(text)} characters, over the limit of {MAX_ID_LENGTH}"
+    if not plain and _CONTROL.search(text) is not None:
+        return None, "'accord_id' holds a control character"
+    return text, None
+
+
+def _checked(line_no: int, raw: bytes, event: str, occurred_at: object, accord_id: object, deal_id: object,
+             data: object, rules: Rules, plain: bool) -> Snapshot | Invalid:
+    """The checks of a trigger event's record, the same whichever decoder read it."""
     reasons: list[str] = []
-    accord_id = item.get("accord_id")
-    if not isinstance(accord_id, str | int) or isinstance(accord_id, bool) or not str(accord_id).strip():
-        reasons.append("'accord_id' is missing")
-        accord_id = None
-    else:
-        accord_id = accord_id.strip() if type(accord_id) is str else str(accord_id).strip()
-    deal_id = item.get("deal_id")
+    accord_id, reason = _accord_id(accord_id, plain)
+    if reason is not None:
+        reasons.append(reason)
     if deal_id is None or deal_id == "":
         reasons.append("the deal id is missing")
         deal_id = None
     else:
-        text = deal_id.strip() if type(deal_id) is str else str(deal_id).strip()
-        if isinstance(deal_id, bool) or not _DEAL_ID.match(text):
-            reasons.append(f"'deal_id' must be a HubSpot record id (digits), got {deal_id!r}")
+        if type(deal_id) is str:
+            text = deal_id.strip()
+        elif type(deal_id) is int:
+            text = str(deal_id) if 0 < deal_id < _LIMIT else ""
+        else:
+            text = ""
+        if _DEAL_ID.fullmatch(text) is None:
+            reasons.append(f"'deal_id' must be a HubSpot record id (digits, no leading zero), got {_show(deal_id)}")
             deal_id = None
         else:
             deal_id = text
     try:
-        occurred_at = canonical_time(item.get("occurred_at"))
+        at = parse_instant(occurred_at)
     except ValueError as exc:
         reasons.append(f"'occurred_at' must be an ISO 8601 time with a zone ({exc})")
-        occurred_at = None
-    data = item.get("data")
+        at = None
     values: dict[str, str] = {}
-    if not isinstance(data, dict):
+    if type(data) is not dict:
         reasons.append("'data' must be an object")
     else:
         for accord_field, prop, kind, limit in rules.fields:
-            if accord_field not in data:
-                continue
-            value, reason = _check(accord_field, prop, kind, limit, data[accord_field])
-            if reason:
-                reasons.append(reason)
-            else:
-                values[prop] = value
+            if accord_field in data:
+                value, reason = _check(accord_field, prop, kind, limit, data[accord_field], plain)
+                if reason is None:
+                    values[prop] = value
+                else:
+                    reasons.append(reason)
     if reasons:
-        return Invalid(line_no, tuple(reasons), raw, accord_id, deal_id, occurred_at)
-    return Snapshot(line_no, event, occurred_at, accord_id, deal_id, values)
+        return Invalid(line_no, tuple(reasons), _kept(raw), accord_id, deal_id, at)
+    return Snapshot(line_no, event, at, accord_id, deal_id, values)
 
 
 @dataclass
@@ -300,7 +405,7 @@ class Coalescer:
         self.merged: dict[tuple[str, str], Snapshot] = {}
         self.added = 0
         # Per key merged from two snapshots or more: property -> (occurred_at, line_no) of its value.
-        self._stamps: dict[tuple[str, str], dict[str, tuple[str, int]]] = {}
+        self._stamps: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
 
     def add(self, snap: Snapshot) -> None:
         self.added += 1

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from provisioner.errors import NotFoundError
 from provisioner.hubspot.client import HubSpotClient
-from provisioner.sync.events import Rules, normalise_number
+from provisioner.numbers import normalise_number
+from provisioner.sync.events import Rules
 from provisioner.sync.sender import BATCH_SIZE, WRITTEN, send_updates
 from provisioner.sync.store import SyncStore
 

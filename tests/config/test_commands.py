@@ -28,7 +28,7 @@ def test_validate_shipped_file(tmp_path, capsys, monkeypatch) -> None:
     assert code == 0, err
     assert out == (
         "hubspot_schema.yaml: valid (1 group, 7 properties, 1 validation rule, "
-        "2 manual settings, 7 mapped fields)\n"
+        "3 manual settings, 7 mapped fields)\n"
     )
 
 

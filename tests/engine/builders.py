@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from provisioner.hubspot.live import LiveState
-from provisioner.model import Config, Group, Property, SchemaState, Sidebar, ValidationRule
+from provisioner.model import Config, Group, LiveState, Property, SchemaState, Sidebar, ValidationRule
 
 GROUP = "accord_customer_collaboration_data"
 

@@ -22,9 +22,10 @@ from pathlib import Path
 import vcr
 
 from provisioner.apply import apply_plan, verify_applied
-from provisioner.engine import load_plan, make_plan, save_plan
 from provisioner.hubspot.client import SCHEMA_SCOPES, HubSpotClient
 from provisioner.model import Config, Property, ValidationRule
+from provisioner.planfile import load_plan, save_plan
+from provisioner.planning import make_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 CASSETTES = ROOT / "cassettes" / "engine"

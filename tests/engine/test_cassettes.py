@@ -48,7 +48,7 @@ def test_apply_updates_restores_resets_and_archives():
     (plan, done, missing), cassette = replay("apply_changes")
     assert [(c.action, c.key) for c in plan.changes] == [
         ("update", "accord_customer_collaboration_data"), ("restore", "accord_progress"),
-        ("update", "accord_status"), ("archive", "accord_legacy"), ("set_rule", "accord_url/MAX_LENGTH")]
+        ("update", "accord_status"), ("set_rule", "accord_url/MAX_LENGTH"), ("archive", "accord_legacy")]
     assert missing == [] and len(done) == 5
     writes = [(r.method, r.path.rsplit("/", 1)[-1]) for r in cassette.requests if r.method != "GET"]
     assert writes == [("PATCH", "accord_customer_collaboration_data"), ("POST", "deals"),

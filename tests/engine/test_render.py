@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from provisioner.changes import UpdateProperty
 from provisioner.diff import diff
 from provisioner.manual import Confirmation, apply_confirmations, declared_steps
 from provisioner.model import Group, SchemaState, ValidationRule
-from provisioner.render import render_json, render_markdown, render_text
+from provisioner.render.plan import render_json, render_markdown, render_text
 from tests import golden
 from tests.engine.builders import GROUP, desired_state, make_config, make_live, prop
 
@@ -81,7 +82,8 @@ def test_colour_only_when_asked():
 
 def test_markdown_stays_within_githubs_comment_limit():
     plan = mixed_plan()
-    many = tuple(dataclasses.replace(plan.changes[1], key=f"accord_p{i:04d}") for i in range(3000))
+    update = next(change for change in plan.changes if isinstance(change, UpdateProperty))
+    many = tuple(dataclasses.replace(update, key=f"accord_p{i:04d}") for i in range(3000))
     big = dataclasses.replace(plan, changes=many)
     text = render_markdown(big)
     assert len(text) <= 65_536

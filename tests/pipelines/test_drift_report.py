@@ -15,12 +15,10 @@ from provisioner.drift import (
     STILL_ACTIVE,
     drift_report,
     fix_commands,
-    render_json,
-    render_markdown,
-    render_text,
 )
 from provisioner.manual import declared_steps
 from provisioner.model import Group, SchemaState, ValidationRule
+from provisioner.render.drift import render_json, render_markdown, render_text
 from tests.engine.builders import GROUP, desired_state, make_config, make_live, prop
 
 CHECKED = "2026-11-27T03:00:00Z"

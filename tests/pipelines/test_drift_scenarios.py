@@ -124,7 +124,7 @@ def test_rejected_token_is_an_error(capsys, tmp_path, monkeypatch):
 def test_manual_steps_listed_apart_without_failing(capsys, applied):
     result, data = drift_json(capsys)
     assert result.code == 0
-    assert len(data["manual_checks"]) == 8
+    assert len(data["manual_checks"]) == 9  # 7 access steps, the sidebar, the CRM card
     assert all(c["status"] == "never confirmed" for c in data["manual_checks"])
     assert run(capsys, "confirm", "sidebar", "--by", "dana").code == 0
     text = run(capsys, "drift")

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from provisioner.diff import diff
-from provisioner.drift import drift_report, render_error_markdown, render_markdown, render_text
+from provisioner.drift import drift_report
 from provisioner.manual import declared_steps
 from provisioner.model import Group, SchemaState, ValidationRule
-from provisioner.render import render_markdown as render_plan_markdown
+from provisioner.render.drift import render_error_markdown, render_markdown, render_text
+from provisioner.render.plan import render_markdown as render_plan_markdown
 from tests import golden
 from tests.engine.builders import GROUP, desired_state, make_config, make_live, prop
 

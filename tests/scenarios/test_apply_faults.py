@@ -7,9 +7,9 @@ import pytest
 from provisioner.apply import apply_plan, verify_applied
 from provisioner.config import load_config
 from provisioner.emulator import Emulator, EmulatorSettings, serve_in_thread
-from provisioner.engine import make_plan
 from provisioner.errors import ApplyError
 from provisioner.hubspot.client import HubSpotClient
+from provisioner.planning import make_plan
 from tests.scenarios.harness import SHIPPED, run
 
 NAMES = {"accord_url", "accord_status", "current_stage", "number_of_customers_invited",

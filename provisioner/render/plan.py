@@ -3,55 +3,86 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
 
-from provisioner.plan import ARCHIVE, CREATE, RESTORE, SET_RULE, UPDATE, Change, ManualStep, Plan
+from provisioner.changes import (
+    ArchiveProperty,
+    Change,
+    ChangeRule,
+    CreateGroup,
+    CreateProperty,
+    RestoreProperty,
+    RetypeProperty,
+    SetRule,
+    UpdateGroup,
+    UpdateProperty,
+)
+from provisioner.plan import ManualStep, Plan
+from provisioner.planfile import plan_to_dict
+from provisioner.render.values import md, value_text
 
-SYMBOLS = {CREATE: "+", RESTORE: "+", UPDATE: "~", SET_RULE: "~", ARCHIVE: "-"}
 COLOURS = {"+": "green", "~": "yellow", "-": "red", "-/+": "magenta"}
 GITHUB_COMMENT_LIMIT = 65_536
 _ANSI = {"green": "\033[32m", "yellow": "\033[33m", "red": "\033[31m", "magenta": "\033[35m", "bold": "\033[1m"}
 _RESET = "\033[0m"
+# How each type of change reads: its symbol and its verb, the same in every format.
+LOOKS: dict[type[Change], tuple[str, str]] = {
+    CreateGroup: ("+", "will be created"),
+    UpdateGroup: ("~", "will be updated"),
+    CreateProperty: ("+", "will be created"),
+    RestoreProperty: ("+", "will be restored"),
+    UpdateProperty: ("~", "will be updated"),
+    RetypeProperty: ("-/+", "changes type (risky)"),
+    SetRule: ("+", "will be set"),
+    ChangeRule: ("~", "will be changed"),
+    ArchiveProperty: ("-", "will be archived"),
+}
+# Fields never listed for a new object: its key says them.
+_KEY_FIELDS = ("name", "property_name", "rule_type")
 
 
 def _symbol(change: Change) -> str:
-    if change.risky:
-        return "-/+"
-    if change.action == SET_RULE and change.before is None:
-        return "+"
-    return SYMBOLS[change.action]
+    return LOOKS[type(change)][0]
 
 
 def _verb(change: Change) -> str:
-    if change.risky:
-        return "changes type (risky)"
-    return {
-        CREATE: "will be created",
-        RESTORE: "will be restored",
-        UPDATE: "will be updated",
-        SET_RULE: "will be set" if change.before is None else "will be changed",
-        ARCHIVE: "will be archived",
-    }[change.action]
+    return LOOKS[type(change)][1]
 
 
-def _value(value: Any) -> str:
-    if isinstance(value, list) and value and isinstance(value[0], dict):
-        return "[" + ", ".join(str(item.get("value", item)) for item in value) + "]"
-    return json.dumps(value, ensure_ascii=False)
+def _new_object(change: Change) -> list[tuple[str, str]]:
+    return [(k, value_text(v)) for k, v in change.after.items() if v not in (None, [], "") and k not in _KEY_FIELDS]
 
 
-def _field_lines(change: Change) -> list[tuple[str, str]]:
+def _changed(change: Change) -> list[tuple[str, str]]:
+    return [(f, f"{value_text(change.before[f])} -> {value_text(change.after[f])}") for f in change.fields]
+
+
+def _restored(change: Change) -> list[tuple[str, str]]:
+    return [(k, value_text(v) if k not in change.fields else f"{value_text(change.before.get(k))} -> {value_text(v)}")
+            for k, v in change.after.items() if v not in (None, [], "") and k not in _KEY_FIELDS]
+
+
+def _nothing(change: Change) -> list[tuple[str, str]]:
+    return []
+
+
+# What each type of change lists under its line: (field, text) pairs.
+DETAILS: dict[type[Change], Callable[[Change], list[tuple[str, str]]]] = {
+    CreateGroup: _new_object,
+    UpdateGroup: _changed,
+    CreateProperty: _new_object,
+    RestoreProperty: _restored,
+    UpdateProperty: _changed,
+    RetypeProperty: _changed,
+    SetRule: _new_object,
+    ChangeRule: _changed,
+    ArchiveProperty: _nothing,
+}
+
+
+def field_lines(change: Change) -> list[tuple[str, str]]:
     """(field, text) pairs describing a change's fields."""
-    if change.action == UPDATE or (change.action == SET_RULE and change.before is not None):
-        fields = change.fields or tuple(change.after)
-        return [(f, f"{_value(change.before[f])} -> {_value(change.after[f])}") for f in fields]
-    if change.action == ARCHIVE:
-        return []
-    shown = {k: v for k, v in change.after.items() if v not in (None, [], "") and k not in ("name", "property_name", "rule_type")}
-    if change.action == RESTORE:
-        return [(k, _value(v) if change.before.get(k) == v else f"{_value(change.before.get(k))} -> {_value(v)}")
-                for k, v in shown.items()]
-    return [(k, _value(v)) for k, v in shown.items()]
+    return DETAILS[type(change)](change)
 
 
 def _step_groups(steps: tuple[ManualStep, ...]) -> list[list[ManualStep]]:
@@ -81,7 +112,7 @@ def render_text(plan: Plan, *, colour: bool = False) -> str:
     for change in plan.changes:
         symbol = _symbol(change)
         lines.append(paint(f"  {symbol} {change.address} {_verb(change)}", COLOURS[symbol]))
-        for name, text in _field_lines(change):
+        for name, text in field_lines(change):
             lines.append(f"      {name}: {text}")
         if change.note:
             lines.append(f"      # {change.note}")
@@ -105,11 +136,7 @@ def render_text(plan: Plan, *, colour: bool = False) -> str:
 
 
 def render_json(plan: Plan) -> str:
-    return json.dumps(plan.to_dict(), indent=2, ensure_ascii=False) + "\n"
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False) + "\n"
 
 
 def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
@@ -123,9 +150,9 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     if plan.changes:
         body += ["| | Object | Change | Details |", "|---|---|---|---|"]
         for change in plan.changes:
-            details = "<br>".join(_md(f"{name}: {text}") for name, text in _field_lines(change))
+            details = "<br>".join(md(f"{name}: {text}") for name, text in field_lines(change))
             if change.note:
-                details += ("<br>" if details else "") + f"_{_md(change.note)}_"
+                details += ("<br>" if details else "") + f"_{md(change.note)}_"
             risk = " :warning:" if change.risky else ""
             body.append(f"| `{_symbol(change)}` | {change.kind} `{change.key}` | {_verb(change)}{risk} | {details} |")
     else:
@@ -135,16 +162,16 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
         for steps in _step_groups(plan.manual_steps):
             for step in steps:
                 if step.is_confirmed:
-                    body.append(f"- [x] `{step.id}`: {_md(step.title)} (confirmed {step.confirmed_at} "
-                                f"by {_md(step.confirmed_by or '')})")
+                    body.append(f"- [x] `{step.id}`: {md(step.title)} (confirmed {step.confirmed_at} "
+                                f"by {md(step.confirmed_by or '')})")
                 else:
-                    body.append(f"- [ ] `{step.id}`: {_md(step.title)}")
+                    body.append(f"- [ ] `{step.id}`: {md(step.title)}")
             if not steps[0].is_confirmed:
                 if len(steps) > 1:
                     body.append(f"\n  For each of the {len(steps)} steps above:")
-                body += [f"  {i}. {_md(text)}" for i, text in enumerate(steps[0].instructions, start=1)]
+                body += [f"  {i}. {md(text)}" for i, text in enumerate(steps[0].instructions, start=1)]
     if plan.notes:
-        body += ["", "#### Notes", ""] + [f"- {_md(note)}" for note in plan.notes]
+        body += ["", "#### Notes", ""] + [f"- {md(note)}" for note in plan.notes]
     text = "\n".join(head + body) + "\n"
     if len(text) <= limit:
         return text

@@ -1,0 +1,344 @@
+"""``check``: the seed's Step 5 ("Test, test, test"), an end-to-end round trip through a test deal.
+
+The steps, in order; a failed step stops the ones after it (cleanup always runs):
+1. plan: read the portal (read-only) and diff it with the file. Any change (the group, a property
+   or the URL's rule missing or not as declared) stops the check before anything is written.
+2. manual steps: listed with their confirmation state; no API can check them, so they never fail
+   the check (as in ``plan`` and ``drift``).
+3. scopes: the token must hold the deal object scopes the value sync needs.
+4. deal: a new deal named as a test, or the deal the user gave (``--deal``).
+5. push: a synthetic Accord snapshot with a value for every mapped field, the URL exactly at its
+   character limit, through the value sync's own path (``sync.engine.push``) with a throwaway
+   store, so the user's sync store is never opened and stays as it was.
+6. read back: every mapped property as sent, as read, and whether they match (HubSpot's
+   read-after-write lag is waited out up to a deadline).
+7. URL limit: the URL property holds a value of exactly its declared limit, not cut short.
+8. cleanup: the test deal archived (unless ``keep``), or a given deal's previous values restored.
+
+The result is a frozen ``CheckReport``; ``check_render`` turns it into text, JSON or markdown.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from provisioner.changes import (
+    ArchiveProperty,
+    Change,
+    ChangeRule,
+    RestoreProperty,
+    UpdateGroup,
+    UpdateProperty,
+)
+from provisioner.errors import MissingScopesError, ProvisionerError
+from provisioner.hubspot.client import OBJECT_SCOPES, HubSpotClient
+from provisioner.model import Config
+from provisioner.plan import ManualStep
+from provisioner.planning import make_plan, utc_now
+from provisioner.sync.engine import PushReport, push
+from provisioner.sync.events import Rules, parse_lines
+from provisioner.sync.store import SyncStore
+from provisioner.sync.verify import same_value
+
+PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+TEST_DEAL_NAME = "provisioner check: test deal, safe to delete"
+READ_BACK_DEADLINE_S = 10.0  # HubSpot's read-after-write lag was seen at 250-700 ms
+READ_BACK_INTERVAL_S = 0.25
+URL_PREFIX = "https://app.accord.example/provisioner-check/"
+PREFERRED_EVENT = "step_updated"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the check and how it went."""
+
+    name: str
+    status: str  # passed | failed | skipped
+    detail: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASSED
+
+
+@dataclass(frozen=True)
+class PropertyCheck:
+    """One mapped property of the round trip: the value sent and the value read back."""
+
+    field: str  # Accord's field name, e.g. "URL"
+    property: str  # HubSpot internal name
+    sent: str
+    read: str | None
+    matches: bool
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    config_path: str
+    environment: str | None
+    portal_id: int | None
+    steps: tuple[Step, ...]
+    manual_steps: tuple[ManualStep, ...] = ()
+    properties: tuple[PropertyCheck, ...] = ()
+    deal_id: str | None = None
+    deal_created: bool = False
+    deal_kept: bool = False
+    requests: int = 0
+    seconds: float = 0.0
+    started_at: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True only when no step failed and the round trip ran to its end."""
+        names = {step.name for step in self.steps if step.passed}
+        return not any(step.status == FAILED for step in self.steps) and {"push", "read back"} <= names
+
+
+@dataclass
+class _Run:
+    """What the check gathers as it goes (frozen into a CheckReport at the end)."""
+
+    steps: list[Step] = field(default_factory=list)
+    manual: tuple[ManualStep, ...] = ()
+    properties: tuple[PropertyCheck, ...] = ()
+    portal_id: int | None = None
+    deal_id: str | None = None
+    created: bool = False
+    pushed: bool = False  # the snapshot may have reached the deal
+    previous: dict[str, str | None] | None = None  # a given deal's values before the check
+
+    def add(self, name: str, status: str, detail: str) -> bool:
+        self.steps.append(Step(name, status, detail))
+        return status != FAILED
+
+
+def describe_change(change: Change) -> str:
+    """One line per plan change: how the portal differs from the file."""
+    if isinstance(change, ChangeRule):
+        before = ", ".join((change.before or {}).get("arguments", []))
+        after = ", ".join((change.after or {}).get("arguments", []))
+        return f"rule {change.key}: {before} in the portal, {after} in the file"
+    if isinstance(change, (UpdateGroup, UpdateProperty)):
+        return f"{change.kind} {change.key}: {', '.join(change.fields)} not as declared"
+    if isinstance(change, RestoreProperty):
+        return f"{change.kind} {change.key}: archived"
+    if isinstance(change, ArchiveProperty):
+        return f"{change.kind} {change.key}: a tombstone, still active"
+    return f"{change.kind} {change.key}: missing"  # CreateGroup, CreateProperty, SetRule
+
+
+def synthetic_data(rules: Rules) -> dict[str, object]:
+    """A value for every mapped Accord field; the URL exactly at its declared character limit."""
+    values: dict[str, object] = {
+        "URL": URL_PREFIX + secrets.token_hex(8),
+        "STATUS": "On Track",
+        "STAGE_NAME": "provisioner check stage",
+        "CUSTOMER_INVITED_COUNT": 3,
+        "CUSTOMER_ACCEPTED_COUNT": 2,
+        "PROGRESS": 45,
+        "EXECUTION_SCORE": 78,
+    }
+    url_property = rules.mapping.get("URL")
+    limit = rules.max_length.get(url_property) if url_property else None
+    if limit is not None:
+        base = str(values["URL"])[:limit]
+        values["URL"] = base + "x" * (limit - len(base))
+    return {accord_field: values[accord_field] for accord_field in rules.mapping if accord_field in values}
+
+
+def snapshot_line(rules: Rules, deal_id: str, occurred_at: str) -> str:
+    """The synthetic Accord snapshot as one input line of the value sync."""
+    triggers = sorted(rules.triggers)
+    event = PREFERRED_EVENT if PREFERRED_EVENT in rules.triggers else (triggers[0] if triggers else PREFERRED_EVENT)
+    return json.dumps({
+        "event": event, "occurred_at": occurred_at, "accord_id": f"provisioner-check-{secrets.token_hex(4)}",
+        "deal_id": deal_id, "data": synthetic_data(rules),
+    })
+
+
+def _read_values(client: HubSpotClient, deal_id: str, properties: list[str]) -> dict[str, str | None] | None:
+    result = client.batch_read_deals([deal_id], properties)
+    for record in result.results:
+        if record.id == deal_id:
+            return {prop: record.properties.get(prop) for prop in properties}
+    return None
+
+
+def _push(client: HubSpotClient, rules: Rules, line: str) -> tuple[PushReport, dict[str, str]]:
+    """The snapshot through the value sync's real path, recorded in a throwaway store."""
+    parsed = parse_lines([line], rules)
+    if parsed.invalid:
+        raise ProvisionerError("the synthetic snapshot failed the sync's checks: " + parsed.invalid[0].reason)
+    if not parsed.merged:
+        raise ProvisionerError("the sync ignored the synthetic snapshot: no trigger event is configured")
+    sent = dict(next(iter(parsed.merged.values())).values)
+    with tempfile.TemporaryDirectory(prefix="provisioner-check-") as tmp, SyncStore(Path(tmp) / "sync.sqlite") as store:
+        return push(client, store, parsed, rules), sent
+
+
+def run_check(
+    client: HubSpotClient,
+    config: Config,
+    *,
+    deal_id: str | None = None,
+    keep: bool = False,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    read_back_deadline_s: float = READ_BACK_DEADLINE_S,
+) -> CheckReport:
+    """Run every step against the portal ``client`` talks to; never raises for a failed step."""
+    started, started_at = clock(), utc_now()
+    requests_before = client.stats.requests
+    run = _Run()
+    try:
+        _plan_and_round_trip(client, config, run, deal_id, clock, sleep, read_back_deadline_s)
+    finally:
+        _clean_up(client, run, keep)
+    return CheckReport(
+        config_path=config.path, environment=config.environment, portal_id=run.portal_id, steps=tuple(run.steps),
+        manual_steps=run.manual, properties=run.properties, deal_id=run.deal_id, deal_created=run.created,
+        deal_kept=bool(run.deal_id) and (keep or not run.created), requests=client.stats.requests - requests_before,
+        seconds=clock() - started, started_at=started_at,
+    )
+
+
+def _plan_and_round_trip(client, config, run: _Run, deal_id, clock, sleep, deadline_s) -> None:
+    rules = Rules.from_config(config)
+    try:
+        plan, live = make_plan(client, config)
+    except MissingScopesError as exc:
+        run.add("scopes", FAILED, _scope_text(exc))
+        return
+    run.portal_id, run.manual = live.portal_id, plan.manual_steps
+    if plan.has_changes:
+        lines = "; ".join(describe_change(change) for change in plan.changes)
+        run.add("plan", FAILED, f"the portal is not as declared ({lines}); run `provisioner apply`, then check again")
+        return
+    run.add("plan", PASSED, f"{len(config.desired.groups)} group(s), {len(config.desired.properties)} properties "
+                            f"and {len(config.desired.rules)} validation rule(s) as declared")
+    confirmed = sum(1 for step in plan.manual_steps if step.is_confirmed)
+    run.add("manual steps", PASSED if confirmed == len(plan.manual_steps) else SKIPPED,
+            f"{confirmed} of {len(plan.manual_steps)} confirmed (no API can check them: "
+            "`provisioner confirm` records them)")
+    if not rules.mapping:
+        run.add("push", FAILED, "sync.mapping is empty: nothing to send")
+        return
+    try:
+        client.preflight_scopes(OBJECT_SCOPES)
+    except MissingScopesError as exc:
+        run.add("scopes", FAILED, _scope_text(exc))
+        return
+    run.add("scopes", PASSED, "the token may read and write deals")
+    properties = rules.properties
+    try:
+        if not _take_deal(client, run, deal_id, properties):
+            return
+        line = snapshot_line(rules, run.deal_id, datetime.now(timezone.utc).isoformat())
+        run.pushed = True
+        report, sent = _push(client, rules, line)
+    except MissingScopesError as exc:
+        run.add("scopes", FAILED, _scope_text(exc))
+        return
+    except ProvisionerError as exc:
+        run.add("push", FAILED, str(exc))
+        return
+    if not report.ok or report.written != 1:
+        reasons = "; ".join(p.reason for p in report.problems) or report.aborted or "HubSpot did not confirm it"
+        run.add("push", FAILED, f"the value sync did not write deal {run.deal_id}: {reasons}")
+        return
+    run.add("push", PASSED, f"{len(sent)} value(s) written to deal {run.deal_id} by the value sync "
+                            f"({report.requests} request(s))")
+    try:
+        _read_back(client, rules, run, sent, clock, sleep, deadline_s)
+    except ProvisionerError as exc:
+        run.add("read back", FAILED, str(exc))
+
+
+def _scope_text(exc: MissingScopesError) -> str:
+    if exc.required_scopes:
+        return "the token lacks " + ", ".join(exc.required_scopes) + ": grant it and check again"
+    return f"{exc} (the token lacks a scope)"
+
+
+def _take_deal(client: HubSpotClient, run: _Run, deal_id: str | None, properties: list[str]) -> bool:
+    if deal_id is not None:
+        previous = _read_values(client, deal_id, properties)
+        if previous is None:
+            return run.add("deal", FAILED, f"deal {deal_id} does not exist in portal {run.portal_id}")
+        run.deal_id, run.previous = deal_id, previous
+        return run.add("deal", PASSED, f"using deal {deal_id} (its values are restored afterwards)")
+    name = f"{TEST_DEAL_NAME} ({utc_now()})"
+    result = client.batch_create_deals([{"dealname": name}])
+    if not result.results:
+        return run.add("deal", FAILED, "HubSpot did not create the test deal")
+    run.deal_id, run.created = result.results[0].id, True
+    return run.add("deal", PASSED, f"created test deal {run.deal_id} '{name}'")
+
+
+def _read_back(client, rules: Rules, run: _Run, sent: dict[str, str], clock, sleep, deadline_s: float) -> None:
+    fields = {prop: accord_field for accord_field, prop in rules.mapping.items()}
+    deadline = clock() + deadline_s
+    order = list(rules.mapping.values())
+    while True:
+        read = _read_values(client, run.deal_id, sorted(sent))
+        checks = tuple(
+            PropertyCheck(fields[prop], prop, value, read.get(prop),
+                          same_value(value, read.get(prop), prop in rules.number_properties))
+            for prop, value in sorted(sent.items(), key=lambda item: order.index(item[0]))
+        ) if read is not None else ()
+        if (read is not None and all(check.matches for check in checks)) or clock() >= deadline:
+            break
+        sleep(READ_BACK_INTERVAL_S)  # HubSpot's read-after-write lag
+    if read is None:
+        run.add("read back", FAILED, f"deal {run.deal_id} cannot be read back (waited {deadline_s:g} s)")
+        return
+    run.properties = checks
+    wrong = [check.property for check in checks if not check.matches]
+    if wrong:
+        run.add("read back", FAILED, f"{len(wrong)} of {len(checks)} properties differ: {', '.join(wrong)}")
+    else:
+        run.add("read back", PASSED, f"{len(checks)} of {len(checks)} properties read back as sent")
+    _check_url_limit(rules, run, checks)
+
+
+def _check_url_limit(rules: Rules, run: _Run, checks: tuple[PropertyCheck, ...]) -> None:
+    url_property = rules.mapping.get("URL")
+    limit = rules.max_length.get(url_property) if url_property else None
+    if limit is None:
+        run.add("URL limit", SKIPPED, "no character limit declared for the URL property")
+        return
+    check = next((c for c in checks if c.property == url_property), None)
+    held = len(check.read or "") if check else 0
+    if check is not None and check.matches and held == limit:
+        run.add("URL limit", PASSED, f"{url_property} holds a value of exactly {limit} characters, its limit")
+    else:
+        run.add("URL limit", FAILED, f"{url_property} holds {held} of the {limit} characters sent: "
+                                     "the value was cut short (is the portal's character limit smaller?)")
+
+
+def _clean_up(client: HubSpotClient, run: _Run, keep: bool) -> None:
+    if run.deal_id is None:
+        return
+    try:
+        if run.created and not keep:
+            client.archive_deal(run.deal_id)
+            run.add("cleanup", PASSED, f"archived test deal {run.deal_id}; the sync store was not touched")
+        elif run.created:
+            run.add("cleanup", PASSED, f"kept test deal {run.deal_id} (--keep); the sync store was not touched")
+        elif run.previous is not None and run.pushed:
+            values = {prop: "" if value is None else value for prop, value in run.previous.items()}
+            client.batch_update_deals([(run.deal_id, values)])
+            run.add("cleanup", PASSED, f"restored the previous values of deal {run.deal_id}; "
+                                       "the sync store was not touched")
+        elif run.previous is not None:
+            run.add("cleanup", PASSED, f"deal {run.deal_id} unchanged; the sync store was not touched")
+    except ProvisionerError as exc:
+        what = "archive test deal" if run.created else "restore the values of deal"
+        run.add("cleanup", FAILED, f"could not {what} {run.deal_id}: {exc}")

@@ -1,0 +1,62 @@
+"""Numbers as HubSpot stores them, decided in one place for the sync, its verify and the emulator.
+
+A number property holds a decimal written out in full: ``3``, ``3.0`` and ``"3"`` are ``"3"``,
+``45.50`` is ``"45.5"``, ``1e3`` is ``"1000"``; never an exponent, never trailing zeros.
+
+The work is bounded before any conversion, whatever the input:
+- a numeric text is at most ``MAX_NUMBER_TEXT`` characters of ASCII: an optional sign, digits with
+  an optional ``.`` fraction, and an optional exponent of at most four digits. ``1_000``, non-ASCII
+  digits, ``nan``, ``Infinity`` and hexadecimal are refused, never read as something else;
+- the value's first significant digit lies within ``MAX_EXPONENT`` places of the point on either
+  side (below 10^31, and 0 or at least 10^-30): HubSpot's numbers hold no more, and written out
+  such a number is at most about a hundred characters. ``"1e999999999"`` is refused at once instead
+  of being expanded into a billion digits.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+MAX_NUMBER_TEXT = 64
+MAX_EXPONENT = 30
+_LIMIT = 10 ** (MAX_EXPONENT + 1)
+_EXACT_FLOAT = 2.0**53  # below it a whole float and its repr are the same integer
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
+
+
+def normalise_number(value: object) -> str:
+    """A number (int, float or numeric text) as HubSpot stores it. Raises ValueError with the reason."""
+    kind = type(value)
+    if kind is int:
+        if -_LIMIT < value < _LIMIT:
+            return str(value)
+        raise ValueError(f"out of range (at most {MAX_EXPONENT + 1} digits before the point)")
+    if kind is float:
+        if -_EXACT_FLOAT < value < _EXACT_FLOAT:  # false for nan
+            if value.is_integer():
+                return str(int(value))
+            text = repr(value)  # the shortest form that reads back, never with trailing zeros
+            if "e" not in text:
+                return text
+        elif value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("not a finite number")
+        return _decimal_text(Decimal(repr(value)))
+    if kind is not str:
+        raise ValueError("not a number")
+    text = value.strip()
+    if len(text) > MAX_NUMBER_TEXT:
+        raise ValueError(f"longer than {MAX_NUMBER_TEXT} characters")
+    if _NUMBER.fullmatch(text) is None:
+        raise ValueError("not a number")
+    return _decimal_text(Decimal(text))
+
+
+def _decimal_text(number: Decimal) -> str:
+    if number and not -MAX_EXPONENT <= number.adjusted() <= MAX_EXPONENT:
+        raise ValueError(f"out of range (HubSpot numbers lie within 10^-{MAX_EXPONENT} to 10^{MAX_EXPONENT + 1})")
+    if number == number.to_integral_value():
+        return str(int(number))
+    text = format(number.normalize(), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
