@@ -14,6 +14,7 @@ when the request's time is up it shuts that socket down, which ends any read blo
 from __future__ import annotations
 
 import math
+import re
 import socket
 import threading
 import time
@@ -26,6 +27,8 @@ from provisioner import errors
 
 DEFAULT_TIMEOUT_S = 900.0
 TIMEOUT_VARIABLE = "PROVISIONER_TIMEOUT"
+# A number of seconds as people write it: digits, maybe a decimal part (no sign, exponent or "inf").
+SECONDS = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9})?")
 
 
 class Deadline:
@@ -59,11 +62,8 @@ def parse_timeout(text: str | None) -> float:
     """PROVISIONER_TIMEOUT's value: a positive number of seconds (default 900)."""
     if text is None or not text.strip():
         return DEFAULT_TIMEOUT_S
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
+    value = float(text.strip()) if SECONDS.fullmatch(text.strip()) else 0.0
+    if not value > 0:
         raise errors.UsageError(f"{TIMEOUT_VARIABLE} must be a positive number of seconds, not {text!r}",
                                 hint=f"for example {TIMEOUT_VARIABLE}=900")
     return value

@@ -34,7 +34,7 @@ from urllib3.exceptions import ReadTimeoutError
 
 from provisioner import errors
 from provisioner.hubspot.api_errors import error_from_answer, is_retryable
-from provisioner.hubspot.deadline import DEFAULT_TIMEOUT_S, Deadline, Watchdog, WatchedAdapter
+from provisioner.hubspot.deadline import DEFAULT_TIMEOUT_S, SECONDS, Deadline, Watchdog, WatchedAdapter
 from provisioner.hubspot.limiter import TIERS, RateLimiter, int_header
 from provisioner.hubspot.wsgi import WSGIAdapter
 from provisioner.logs import redact, register_secret
@@ -89,9 +89,9 @@ def parse_retry_after(value: str | None, now: Callable[[], datetime] | None = No
     if value is None:
         return None
     text = str(value).strip()
-    try:
-        seconds = float(text) if len(text) < 32 else math.nan
-    except ValueError:
+    if SECONDS.fullmatch(text):
+        seconds = float(text)
+    else:
         try:
             when = email.utils.parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError, OverflowError):
