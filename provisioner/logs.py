@@ -27,13 +27,14 @@ MIN_SECRET_LENGTH = 4
 MASK = "***"
 
 _state = {"format": "text"}
-_secrets: set[str] = set()
+# Every spelling of every secret registered in this process, longest first when masking.
+_masks: set[str] = set()
 
 
 def register_secret(value: str | None) -> None:
     """Mask this value (and its escaped spellings) in every message from now on, in this process."""
     if value and len(value) >= MIN_SECRET_LENGTH:
-        _secrets.add(value)
+        _masks.update(_spellings(value))
 
 
 def _spellings(secret: str) -> set[str]:
@@ -53,12 +54,14 @@ def _spellings(secret: str) -> set[str]:
 
 def redact(text: str) -> str:
     """The text with every known secret, any bearer credential and any URL user-info masked."""
-    secrets = set(_secrets)
+    masks = set(_masks)
     for name in _TOKEN_VARIABLES:
-        secrets.add(os.environ.get(name) or "")
-    for form in sorted({f for s in secrets if len(s) >= MIN_SECRET_LENGTH for f in _spellings(s)},
-                       key=len, reverse=True):
-        text = text.replace(form, MASK)
+        secret = os.environ.get(name) or ""
+        if len(secret) >= MIN_SECRET_LENGTH:
+            masks.update(_spellings(secret))
+    for form in sorted(masks, key=len, reverse=True):
+        if form in text:
+            text = text.replace(form, MASK)
     text = _BEARER.sub(r"\1" + MASK, text)
     return _URL_CREDENTIALS.sub(r"\1" + MASK + "@", text)
 

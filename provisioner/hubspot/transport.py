@@ -251,6 +251,11 @@ class Transport:
                 raise errors.ConnectionFailed(
                     redact(f"cannot send {method} {path} to {self.display_url}: {exc}")
                 ) from None
+            except UnicodeError:  # requests sends a URL's user-info as Basic auth, in Latin-1
+                raise errors.UsageError(
+                    f"cannot send {method} {path} to {self.display_url}: its user name or password holds a "
+                    "character HTTP cannot carry (not shown)", hint="check HUBSPOT_BASE_URL",
+                ) from None
             if watchdog.fired:
                 raise requests.ReadTimeout(f"the answer took longer than {total:g}s")
         return response.status_code, response.reason or "", response.headers, content
