@@ -150,12 +150,17 @@ def rule_from_json(name: Any, rule: Any) -> ValidationRule:
 
 
 def record_from_json(item: Any) -> Record:
-    try:
-        url = item.get("url")
-        return Record(id=str(item["id"]), properties=dict(item.get("properties") or {}),
-                      updated_at=item.get("updatedAt"), url=url if isinstance(url, str) else None)
-    except (KeyError, TypeError, AttributeError, ValueError):
-        raise malformed("GET", "record", item) from None
+    """A record of an object batch answer: ``id`` is required, ``properties`` (strings or null) a map
+    if present; ``updatedAt`` and ``url`` are read where they are strings, as live answers carry them."""
+    record_id = item.get("id") if isinstance(item, dict) else None
+    properties = item.get("properties", {}) if isinstance(item, dict) else None
+    if not isinstance(record_id, (str, int)) or isinstance(record_id, bool) or not isinstance(properties, dict) \
+            or not all(value is None or isinstance(value, (str, int, float)) for value in properties.values()):
+        raise malformed("GET", "record", item)
+    updated, url = item.get("updatedAt"), item.get("url")
+    return Record(id=str(record_id),
+                  properties={str(k): None if v is None else str(v) for k, v in properties.items()},
+                  updated_at=updated if isinstance(updated, str) else None, url=url if isinstance(url, str) else None)
 
 
 def _names(value: Any) -> tuple[str, ...]:
