@@ -7,6 +7,7 @@ instant between its start and its answer. The properties hold for every such ins
 from __future__ import annotations
 
 import bisect
+from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -36,7 +37,7 @@ def simulate(limiter: RateLimiter, clock: FakeClock, latencies: list[float], pla
              headers: dict | None = None) -> tuple[list[float], list[float]]:
     """Send one request per latency; returns the start and the counted instant of each."""
     starts, counted = [], []
-    for latency, place in zip(latencies, places):
+    for latency, place in zip(latencies, places, strict=True):
         limiter.wait()
         starts.append(clock.now)
         counted.append(clock.now + place * latency)
@@ -79,7 +80,7 @@ def test_paced_evenly_instead_of_a_burst():
     clock = FakeClock()
     limiter = RateLimiter(100, 10.0, clock=clock, sleep=clock.sleep)
     starts, _ = simulate(limiter, clock, [0.0] * 100, [0.0] * 100)
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    gaps = [b - a for a, b in pairwise(starts)]
     assert min(gaps) >= 0.1 - 1e-9
     assert most_in_any_span(starts, 1.0) <= 10
 
