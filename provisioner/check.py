@@ -331,7 +331,7 @@ def _plan_and_round_trip(client, config, run: _Run, deal_id, timing: _Timing) ->
         run.add("scopes", FAILED, _scope_text(exc))
         return
     except ProvisionerError as exc:
-        run.add("push", FAILED, str(exc))
+        run.add("push", FAILED, str(exc) + (f" ({exc.hint})" if exc.hint else ""))
         return
     try:
         _read_back(client, rules, run, timing)
@@ -413,8 +413,7 @@ def _clean_up(client: HubSpotClient, run: _Run, keep: bool, timing: _Timing) -> 
         return
     store = "the sync store was not touched"
     try:
-        if run.via is not None and run.pushed:
-            _settle_service(run, timing)
+        settled = run.via is None or not run.pushed or _settle_service(run, timing)
         if run.created and not keep:
             client.archive_deal(run.deal_id)
             done = f"archived test deal {run.deal_id}"
@@ -429,14 +428,22 @@ def _clean_up(client: HubSpotClient, run: _Run, keep: bool, timing: _Timing) -> 
         if run.via is not None and run.via.rows_before is not None:
             check_via.put_back_deal_rows(run.via.store_path, run.deal_id, run.via.rows_before, run.via.dedup_keys)
             store = "the service's sync store holds for the deal what it held before"
+        if not settled:
+            run.add("cleanup", FAILED, f"{done}; the service did not record HubSpot's confirmation in "
+                                       f"{run.via.store_path} within {timing.deadline_s:g} s: is it the store "
+                                       "`provisioner serve` uses (same file and environment)?")
+            return
         run.add("cleanup", PASSED, f"{done}; {store}")
     except (ProvisionerError, OSError, sqlite3.Error) as exc:
         what = "archive test deal" if run.created else "restore the values of deal"
         run.add("cleanup", FAILED, f"could not {what} {run.deal_id} or put the store back: {exc}")
 
 
-def _settle_service(run: _Run, timing: _Timing) -> None:
+def _settle_service(run: _Run, timing: _Timing) -> bool:
     """Wait (bounded) until the service has recorded HubSpot's confirmation, so nothing lands after cleanup."""
     deadline = timing.clock() + timing.deadline_s
-    while not check_via.has_confirmed(run.via.store_path, run.deal_id, run.sent) and timing.clock() < deadline:
+    while not check_via.has_confirmed(run.via.store_path, run.deal_id, run.sent):
+        if timing.clock() >= deadline:
+            return False
         timing.sleep(timing.interval_s)
+    return True

@@ -93,3 +93,14 @@ def test_via_with_hubspot_webhooks_the_guard_only_logs_the_test_deal_gone(servic
         assert after[table] == before[table], table
     assert [row[0] for row in after["deals_gone"]] == [test_deal]
     assert {row[1] for row in after["guard_edits"]} <= {test_deal}
+
+
+def test_via_a_serve_on_another_store_fails_before_posting(service):
+    service.emulator(deals=1)
+    service.serve("--store", str(service.dir / "elsewhere.sqlite"))
+    done = check_via(service)
+    assert done.returncode == 1
+    assert "[FAIL] push: the service's sync store " in done.stdout
+    assert "run check with the same file (and environment) as `provisioner serve`" in done.stdout
+    assert not service.store.exists()
+    assert "[  ok] cleanup: archived test deal" in done.stdout
