@@ -154,7 +154,7 @@ class _Via:
 
     @property
     def dedup_keys(self) -> list[str]:
-        return [f"w:{self.msg_id}", record_key(json.dumps({"id": self.record_id}))]
+        return [f"w:{self.msg_id}", record_key({"id": self.record_id}, "")]
 
 
 def describe_change(change: Change) -> str:
