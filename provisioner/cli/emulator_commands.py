@@ -90,7 +90,7 @@ def serve(host, port, state_file, request_log, token, scopes, portal_id, account
         if lag_min < 0 or lag_max < lag_min:
             raise UsageError(f"--lag {lag!r}: expected 0 <= MIN <= MAX")
     settings = EmulatorSettings(
-        portal_id=portal_id, account_type=account_type, token=token,
+        portal_id=portal_id, app_id=app_id, account_type=account_type, token=token,
         scopes=frozenset(s.strip() for s in scopes.split(",") if s.strip()) if scopes is not None else None,
         burst_limit=burst_limit or None, burst_window_s=burst_window_s, daily_limit=daily_limit or None,
         enforce_secondly_limit=enforce_secondly, seed=seed, fault_rate=fault_rate, fault_kinds=_faults(fault_kinds), fault_sequence=_faults(fault_sequence),

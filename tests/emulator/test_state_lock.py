@@ -154,3 +154,13 @@ def test_a_second_emulator_serve_on_a_held_state_file_is_refused_at_once(tmp_pat
         holder.wait(timeout=30)
     assert done.returncode == 1 and f"in use by another process (pid {holder.pid})" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_portal_let_go_of_without_close_lets_go_of_the_file(tmp_path):
+    emulator = Emulator(EmulatorSettings(state_file=str(tmp_path / "portal")))
+    Client(emulator.app).get("/crm/v3/properties/deals/groups", headers={"Authorization": "Bearer x"})
+    del emulator  # as a command's client going out of scope: no close() called
+    check = subprocess.run([sys.executable, "-c", "import sys\nfrom provisioner.emulator.persist import Store\n"
+                            "Store(sys.argv[1]).close()", str(tmp_path / "portal")],
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stderr
