@@ -13,6 +13,8 @@ Tables (schema version 2; a version-1 store is migrated in place when opened, se
   delivered it. Each line is kept up to ``MAX_LETTER_CHARS``.
 
 Every write is key-ordered and grouped: one transaction per accepted chunk, one per answer.
+This module is longer than most on purpose: it holds every SQL statement on the store's tables,
+so the schema, its partial index and the statements that rely on them change in one place.
 ``lock`` serialises whole runs across processes (``<store>.lock``); SQLite's own lock (with a
 deadline, ``BUSY_TIMEOUT_MS``) serialises single transactions.
 """
