@@ -47,11 +47,12 @@ def _register_commands() -> None:
         emulator_commands,
         engine_commands,
         pipeline_commands,
+        serve_commands,
         sync_commands,
     )
 
-    for module in (config_commands, engine_commands, pipeline_commands, sync_commands, emulator_commands,
-                   check_commands):
+    for module in (config_commands, engine_commands, pipeline_commands, sync_commands, serve_commands,
+                   emulator_commands, check_commands):
         module.register(cli)
 
 
