@@ -11,6 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+# The HubSpot API path family used unless a flag, HUBSPOT_API_VERSION or the file says otherwise.
+DEFAULT_API_VERSION = "2026-03"
+
 OBJECT_TYPE = "deals"
 OBJECT_TYPE_ID = "0-3"
 
@@ -172,7 +175,7 @@ class Config:
     digest: str  # sha256 of the file's bytes
     desired: SchemaState
     portal_id: int | None = None
-    api_version: str = "2026-03"
+    api_version: str = DEFAULT_API_VERSION
     environment: str | None = None
     # Property names declared for archiving (tombstones); apply needs --allow-archive.
     tombstones: tuple[str, ...] = ()
