@@ -14,6 +14,9 @@ from types import MappingProxyType
 # The HubSpot API path family used unless a flag, HUBSPOT_API_VERSION or the file says otherwise.
 DEFAULT_API_VERSION = "2026-03"
 
+# The value sync's store unless the file names one (relative to the config file).
+DEFAULT_STORE = ".provisioner/sync.sqlite"
+
 OBJECT_TYPE = "deals"
 OBJECT_TYPE_ID = "0-3"
 
@@ -161,7 +164,7 @@ class SyncSettings:
     mapping: Mapping[str, str] = field(default_factory=dict)
     triggers: frozenset[str] = frozenset(TRIGGER_EVENTS)
     # Where the value sync keeps what HubSpot last confirmed (SQLite); relative to the config file.
-    store_path: str = ".provisioner/sync.sqlite"
+    store_path: str = DEFAULT_STORE
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mapping", _frozen(self.mapping))
