@@ -25,37 +25,26 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from urllib.parse import urlsplit
 
 import msgspec
 
 from provisioner.model import Config
-from provisioner.numbers import MAX_EXPONENT, normalise_number
+from provisioner.numbers import normalise_number
+from provisioner.sync.checks import LIMIT, STATUSES, check_accord_id, check_value, field_kind, show
 from provisioner.sync.instant import format_instant, parse_instant
 from provisioner.sync.source import MAX_LINE_BYTES, LongLine
 
-__all__ = ["format_instant", "normalise_number", "parse_instant"]  # re-exported for the sync's modules
+__all__ = ["STATUSES", "format_instant", "normalise_number", "parse_instant"]  # re-exported for other modules
 
-STATUSES = ("Not Started", "On Track", "At Risk", "Stalled")
-COUNT_FIELDS = ("CUSTOMER_INVITED_COUNT", "CUSTOMER_ACCEPTED_COUNT")
 # Limits (docs/sync.md, Input); the line limit, MAX_LINE_BYTES, is the reader's (``source``).
 MAX_DEPTH = 16  # JSON nesting; an event is two levels deep
 RAW_KEPT = 2048  # characters of an invalid line kept for its dead letter
-MAX_ID_LENGTH = 256  # characters of an accord id
-TEXT_LIMIT = 65_536  # HubSpot's limit for a text value, when no MAX_LENGTH rule is stricter
 MAX_EVENT_KEPT = 100  # characters of an ignored event's name kept for the report
 
 _DEAL_ID = re.compile(r"[1-9][0-9]{0,19}")
-# A URL that urlsplit reads as http(s) with a host and that holds no blank: the common case,
-# accepted without splitting it; anything else goes through urlsplit.
-_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.:@_~!$&'()*+,;=%-]+(?:[/?#][!-~]*)?")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _LONE_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<![0-9a-fA-F]{2})\\u[dD][c-fC-F]")
-_LIMIT = 10 ** (MAX_EXPONENT + 1)
-_SMALL = tuple(str(n) for n in range(1001))  # the texts of the common counts and scores, made once
-
-# How a field's value is checked (decided once per field, see ``Rules.fields``).
-_COUNT, _PROGRESS, _NUMBER, _TEXT, _STATUS, _URL = range(6)
+_MEMO_KEPT = 4096  # checked values remembered per field (see ``Rules.fields``)
+_ABSENT = object()
 
 
 class _Record(msgspec.Struct):
@@ -137,100 +126,18 @@ class Rules:
         return sorted(self.mapping.values())
 
     @cached_property
-    def fields(self) -> tuple[tuple[str, str, int, int], ...]:
-        """Per mapped field, decided once: (Accord field, property, how it is checked, length limit)."""
+    def fields(self) -> tuple[tuple[str, str, int, int | None, dict], ...]:
+        """Per mapped field, decided once: (Accord field, property, how it is checked, length limit, memo).
+
+        The memo maps values the typed decoder read (str, int, float or None: no two of them equal
+        unless they normalise alike) to the text they were accepted as: statuses, stages, counts
+        and scores repeat, so most values are checked once a run and their texts shared.
+        """
         return tuple(
-            (accord_field, prop, _kind(accord_field, prop, self.number_properties),
-             min(self.max_length.get(prop, TEXT_LIMIT), TEXT_LIMIT))
+            (accord_field, prop, field_kind(accord_field, prop, self.number_properties),
+             self.max_length.get(prop), {})
             for accord_field, prop in self.mapping.items()
         )
-
-
-def _kind(accord_field: str, prop: str, number_properties: frozenset[str]) -> int:
-    if accord_field in COUNT_FIELDS:
-        return _COUNT
-    if accord_field == "PROGRESS":
-        return _PROGRESS
-    if accord_field == "EXECUTION_SCORE" or prop in number_properties:
-        return _NUMBER
-    if accord_field == "STATUS":
-        return _STATUS
-    if accord_field == "URL":
-        return _URL
-    return _TEXT
-
-
-def _show(value: object) -> str:
-    """A value for a reason, bounded: long texts cut, containers named, never a deep repr."""
-    if isinstance(value, str):
-        return repr(value) if len(value) <= 80 else repr(value[:80]) + "…"
-    if value is None or isinstance(value, bool):
-        return {None: "null", True: "true", False: "false"}[value]
-    if type(value) is int:
-        return str(value) if -_LIMIT < value < _LIMIT else f"a number of about {len(str(abs(value)))} digits"
-    if type(value) is float:
-        return repr(value)
-    return "an object" if isinstance(value, dict) else "an array" if isinstance(value, list) else type(value).__name__
-
-
-def _check(accord_field: str, prop: str, kind: int, limit: int, value: object, plain: bool) -> tuple[str | None, str | None]:
-    """(the value as HubSpot stores it, None) or (None, the reason it is refused)."""
-    if value is None:
-        return "", None
-    kind_of = type(value)
-    if kind == _COUNT and kind_of is int and 0 <= value < _LIMIT:
-        return (_SMALL[value] if value <= 1000 else str(value)), None
-    if kind == _PROGRESS and kind_of is int and 0 <= value <= 100:
-        return _SMALL[value], None
-    if kind == _COUNT or kind == _PROGRESS:
-        if kind_of is not int and kind_of is not float and kind_of is not str:
-            return None, f"{accord_field} must be a number, got {_show(value)}"
-        try:
-            text = normalise_number(value)
-        except ValueError as exc:
-            return None, f"{accord_field} must be a number, got {_show(value)} ({exc})"
-        if kind == _COUNT:
-            if "." in text or text.startswith("-"):
-                return None, f"{accord_field} must be a whole number >= 0, got {_show(value)}"
-        elif text.startswith("-") or (len(text.partition(".")[0]) > 2 and text != "100"):
-            return None, f"PROGRESS must be from 0 to 100, got {_show(value)}"
-        return text, None
-    if kind == _NUMBER:
-        if kind_of is int and 0 <= value <= 1000:
-            return _SMALL[value], None
-        if kind_of in (int, float, str):
-            try:
-                return normalise_number(value), None
-            except ValueError as exc:
-                return None, f"{accord_field} must be a number, got {_show(value)} ({exc})"
-        return None, f"{accord_field} must be a number, got {_show(value)}"
-    if kind_of is str:
-        text = value.strip()
-        if not plain and _CONTROL.search(text) is not None:
-            where = _CONTROL.search(text)
-            return None, f"{accord_field} holds a control character (U+{ord(where.group()):04X} at {where.start() + 1})"
-    elif kind_of is int or kind_of is float:
-        try:
-            text = normalise_number(value)
-        except ValueError as exc:
-            return None, f"{accord_field} must be a string, got {_show(value)} ({exc})"
-    else:
-        return None, f"{accord_field} must be a string, got {_show(value)}"
-    if kind == _STATUS:
-        if text not in STATUSES:
-            return None, f"STATUS must be one of {', '.join(STATUSES)}, got {_show(value)}"
-        return text, None
-    if len(text) > limit:
-        return None, f"{accord_field} is {len(text)} characters, over the limit of {limit} of {prop}"
-    if kind == _URL and text and _PLAIN_URL.fullmatch(text) is None:
-        try:
-            parts = urlsplit(text)
-            ok = parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in text
-        except ValueError:  # an unclosed [ in the host, a bad port: urlsplit refuses them
-            ok = False
-        if not ok:
-            return None, f"URL must be an http(s) URL, got {_show(text)}"
-    return text, None
 
 
 def _kept(raw: bytes) -> str:
@@ -265,6 +172,8 @@ def parse_line(line_no: int, line: bytes | str, rules: Rules) -> Snapshot | Igno
             return Invalid(line_no, (f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",), _kept(raw))
     # Without non-ASCII bytes, escapes or DEL, no string of the line can hold a control character.
     plain = plain and b"\\" not in raw and b"\x7f" not in raw
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _depth(raw) > MAX_DEPTH:
+        return Invalid(line_no, (f"nested deeper than {MAX_DEPTH} levels",), _kept(raw))
     try:
         record = _decode_record(raw)
     except (msgspec.MsgspecError, ValueError, RecursionError):
@@ -274,7 +183,7 @@ def parse_line(line_no: int, line: bytes | str, rules: Rules) -> Snapshot | Igno
         if event not in rules.triggers:
             return Ignored(line_no, event[:MAX_EVENT_KEPT])
         return _checked(line_no, raw, event, record.occurred_at, record.accord_id, record.deal_id, record.data,
-                        rules, plain)
+                        rules, plain, True)
     if not raw.strip():
         return None
     return _read_untyped(line_no, raw, rules)
@@ -282,8 +191,6 @@ def parse_line(line_no: int, line: bytes | str, rules: Rules) -> Snapshot | Igno
 
 def _read_untyped(line_no: int, raw: bytes, rules: Rules) -> Snapshot | Ignored | Invalid:
     """A line the typed decoder refused (valid UTF-8): every reason it is invalid."""
-    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth(raw) > MAX_DEPTH:
-        return Invalid(line_no, (f"nested deeper than {MAX_DEPTH} levels",), _kept(raw))
     try:
         item = _decode_any(raw)
     except RecursionError:
@@ -303,7 +210,7 @@ def _read_untyped(line_no: int, raw: bytes, rules: Rules) -> Snapshot | Ignored 
     if event not in rules.triggers:
         return Ignored(line_no, event[:MAX_EVENT_KEPT])
     return _checked(line_no, raw, event, item.get("occurred_at"), item.get("accord_id"), item.get("deal_id"),
-                    item.get("data"), rules, False)
+                    item.get("data"), rules, False, False)
 
 
 def _depth(raw: bytes) -> int:
@@ -321,26 +228,11 @@ def _depth(raw: bytes) -> int:
 _BRACKETS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
-def _accord_id(value: object, plain: bool) -> tuple[str | None, str | None]:
-    if type(value) is int and -_LIMIT < value < _LIMIT:
-        return str(value), None
-    if type(value) is not str:
-        return None, "'accord_id' is missing" if value is None else f"'accord_id' must be a string, got {_show(value)}"
-    text = value.strip()
-    if not text:
-        return None, "'accord_id' is missing"
-    if len(text) > MAX_ID_LENGTH:
-        return None, f"'accord_id' is {len(text)} characters, over the limit of {MAX_ID_LENGTH}"
-    if not plain and _CONTROL.search(text) is not None:
-        return None, "'accord_id' holds a control character"
-    return text, None
-
-
 def _checked(line_no: int, raw: bytes, event: str, occurred_at: object, accord_id: object, deal_id: object,
-             data: object, rules: Rules, plain: bool) -> Snapshot | Invalid:
-    """The checks of a trigger event's record, the same whichever decoder read it."""
+             data: object, rules: Rules, plain: bool, typed: bool) -> Snapshot | Invalid:
+    """The checks of a trigger event's record, the same whichever decoder read it (``typed``: msgspec's)."""
     reasons: list[str] = []
-    accord_id, reason = _accord_id(accord_id, plain)
+    accord_id, reason = check_accord_id(accord_id, plain)
     if reason is not None:
         reasons.append(reason)
     if deal_id is None or deal_id == "":
@@ -350,11 +242,11 @@ def _checked(line_no: int, raw: bytes, event: str, occurred_at: object, accord_i
         if type(deal_id) is str:
             text = deal_id.strip()
         elif type(deal_id) is int:
-            text = str(deal_id) if 0 < deal_id < _LIMIT else ""
+            text = str(deal_id) if 0 < deal_id < LIMIT else ""
         else:
             text = ""
         if _DEAL_ID.fullmatch(text) is None:
-            reasons.append(f"'deal_id' must be a HubSpot record id (digits, no leading zero), got {_show(deal_id)}")
+            reasons.append(f"'deal_id' must be a HubSpot record id (digits, no leading zero), got {show(deal_id)}")
             deal_id = None
         else:
             deal_id = text
@@ -367,13 +259,24 @@ def _checked(line_no: int, raw: bytes, event: str, occurred_at: object, accord_i
     if type(data) is not dict:
         reasons.append("'data' must be an object")
     else:
-        for accord_field, prop, kind, limit in rules.fields:
-            if accord_field in data:
-                value, reason = _check(accord_field, prop, kind, limit, data[accord_field], plain)
-                if reason is None:
-                    values[prop] = value
-                else:
-                    reasons.append(reason)
+        for accord_field, prop, kind, limit, memo in rules.fields:
+            value = data.get(accord_field, _ABSENT)
+            if value is _ABSENT:
+                continue
+            if typed:
+                text = memo.get(value)
+                if text is not None:
+                    values[prop] = text
+                    continue
+            text, reason = check_value(accord_field, prop, kind, limit, value, plain)
+            if reason is not None:
+                reasons.append(reason)
+                continue
+            values[prop] = text
+            if typed:
+                if len(memo) >= _MEMO_KEPT:
+                    memo.clear()
+                memo[value] = text
     if reasons:
         return Invalid(line_no, tuple(reasons), _kept(raw), accord_id, deal_id, at)
     return Snapshot(line_no, event, at, accord_id, deal_id, values)

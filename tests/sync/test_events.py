@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import random
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -231,11 +232,74 @@ def test_times_agree_with_the_general_conversion(given):
     ["https://app.accord.example/a/acc_1", "http://x.example", "https://x.example:8443/a?b=c#d", "HTTPS://x.example/a",
      "https://user@x.example/", "https:///path", "https://", "https:x.example", "ftp://x.example/a",
      "https://x.example/a b", "https://[::1]/a", "https://x\u00e9.example/a", "https://x.example/\u00e9",
-     "https://x.example/a\tb", "mailto:a@x.example", "//x.example/a"],
+     "https://x.example/a\tb", "mailto:a@x.example", "//x.example/a", "https://[::1", "http://x.example:99999/",
+     "http://x.example:65535/", "http://x.example:8080", "http://u:p@x.example/", "http://x.example:/", "http://x.example:a/"],
 )
 def test_the_quick_url_check_agrees_with_urlsplit(rules, url):
-    parts = urlsplit(url)
-    valid = parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in url
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in url
+        valid = valid and (parts.port is None or parts.port >= 0)
+    except ValueError:
+        valid = False
     valid = valid and url.isprintable()  # a control character (a tab) is refused before urlsplit drops it
     result = parse_line(1, event(URL=url), rules)
     assert isinstance(result, Snapshot if valid else Invalid), url
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"STAGE_NAME": "a\x00b"}, "STAGE_NAME holds a control character (U+0000 at 2)"),
+        ({"STAGE_NAME": "Discovery\n"}, "STAGE_NAME holds a control character (U+000A at 10)"),
+        ({"STATUS": "On Track\x85"}, "STATUS holds a control character (U+0085"),
+        ({"PROGRESS": "1_0"}, "PROGRESS must be a number"),
+        ({"PROGRESS": "\u0665"}, "PROGRESS must be a number"),
+        ({"EXECUTION_SCORE": "1e999999999"}, "out of range"),
+        ({"EXECUTION_SCORE": "1" * 41}, "out of range"),
+        ({"EXECUTION_SCORE": "1." + "1" * 40}, "more than 40 significant digits"),
+        ({"EXECUTION_SCORE": "1" * 101}, "longer than 100 characters"),
+        ({"CUSTOMER_INVITED_COUNT": True}, "CUSTOMER_INVITED_COUNT must be a number, got true"),
+        ({"STAGE_NAME": [[["deep"]]]}, "STAGE_NAME must be a string, got an array"),
+        ({"URL": "https://[::1"}, "URL must be an http(s) URL"),
+    ],
+)
+def test_hostile_values_are_refused_with_their_reason(rules, changes, reason):
+    result = parse_line(7, event(**changes), rules)
+    assert isinstance(result, Invalid)
+    assert reason in result.reason
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b'{"a": "\xff"}', "not UTF-8 (byte 0xff at column 8)"),
+        ('{"a": "\ud800"}', "holds a lone surrogate (at column 8)"),
+        ('{"event": "step_updated", "x": "\\ud800"}', "not JSON (a lone UTF-16 surrogate escape)"),
+        ('{"a": ' + "[" * 17 + "]" * 17 + "}", "nested deeper than 16 levels"),
+        ("x" * 70_000, "the line is 70000 bytes, over the limit of 65536"),
+        ('{"event": "step_updated", "data": NaN}', "not JSON"),
+        ('{"event": "step_updated", "data": 1e400}', "not JSON"),
+    ],
+)
+def test_hostile_lines_are_invalid_with_their_reason(rules, line, reason):
+    result = parse_line(1, line, rules)
+    assert isinstance(result, Invalid)
+    assert reason in result.reason
+    assert len(result.raw) <= 2049
+
+
+def test_nesting_within_the_limit_under_an_unmapped_key_is_read(rules):
+    deep = json.loads(event())
+    deep["context"] = json.loads("[" * 15 + "]" * 15)
+    assert isinstance(parse_line(1, json.dumps(deep), rules), Snapshot)
+
+
+def test_deal_ids_are_digits_without_a_leading_zero(rules):
+    assert parse_line(1, event(deal_id="0101"), rules).reason.startswith("'deal_id' must be a HubSpot record id")
+    assert parse_line(1, event(deal_id=101), rules).deal_id == "101"
+
+
+def test_an_accord_id_may_be_a_whole_number(rules):
+    assert parse_line(1, event(accord_id=12), rules).accord_id == "12"
+    assert "'accord_id' must be a string" in parse_line(1, event(accord_id=1.5), rules).reason

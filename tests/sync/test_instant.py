@@ -63,3 +63,10 @@ def test_instants_order_as_the_times_do(a, b):
     text = lambda m: f"{m.year:04d}" + m.strftime("-%m-%dT%H:%M:%S.%fZ")  # noqa: E731
     assert (parse_instant(text(a)) < parse_instant(text(b))) == (a < b)
     assert (format_instant(parse_instant(text(a))) < format_instant(parse_instant(text(b)))) == (a < b)
+
+
+def test_the_accepted_forms_name_the_same_instant():
+    same = ["2026-11-27T11:30:00+01:30", "2026-11-27t11:30:00+0130", "2026-11-27 10:00:00.000000000Z",
+            "2026-11-27T10:00Z", "2026-11-27T10:00:00,0z", "2026-11-27T08:00:00-02", " 2026-11-27T10:00:00Z\t"]
+    assert {parse_instant(text) for text in same} == {parse_instant("2026-11-27T10:00:00Z")}
+    assert parse_instant("2026-11-27T10:00:00.1234569Z") - parse_instant("2026-11-27T10:00:00Z") == 123456
