@@ -294,14 +294,15 @@ class Queue:
 
 def guard_log(path: str) -> list[dict]:
     """The guard's record of hand edits, oldest first (for ``sync guard-log``)."""
-    db = sqlite3.connect(path)
-    try:
-        db.executescript(_SCHEMA)
-        rows = db.execute(
-            "SELECT id, deal_id, property, value, change_source, source_id, occurred_at, recorded_at, action"
-            " FROM guard_edits ORDER BY id").fetchall()
-    finally:
-        db.close()
+    with SyncStore(path) as store:  # a new file becomes a sync store first, as every command makes it
+        db = sqlite3.connect(str(store.path))
+        try:
+            db.executescript(_SCHEMA)
+            rows = db.execute(
+                "SELECT id, deal_id, property, value, change_source, source_id, occurred_at, recorded_at, action"
+                " FROM guard_edits ORDER BY id").fetchall()
+        finally:
+            db.close()
     names = ("id", "deal_id", "property", "value", "change_source", "source_id", "occurred_at", "recorded_at",
              "action")
     return [dict(zip(names, row, strict=True)) for row in rows]
