@@ -22,9 +22,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 from provisioner.errors import ConnectionFailed, DailyLimitError, ProvisionerError
+from provisioner.hubspot.batching import BATCH_LIMIT
 from provisioner.serve.metrics import Metrics
 from provisioner.serve.queue import Queue
-from provisioner.hubspot.batching import BATCH_LIMIT
 from provisioner.sync.store import StoreError
 
 log = logging.getLogger("provisioner.serve")
