@@ -73,7 +73,7 @@ async def _body(request: Request, limit: int) -> bytes | None:
 
 async def _commit(service: Service, job: Job) -> Job | JSONResponse:
     try:
-        return await asyncio.wait_for(asyncio.wrap_future(service.committer.submit(job)), COMMIT_TIMEOUT_S)
+        return await asyncio.wait_for(service.committer.submit(job), COMMIT_TIMEOUT_S)
     except Exception:  # noqa: BLE001 - store failure or timeout: the sender retries, dedup keeps it once
         return _error(503, "the store could not take the events now; retry", {"Retry-After": "5"})
 
