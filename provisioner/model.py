@@ -19,6 +19,9 @@ DEFAULT_STORE = ".provisioner/sync.sqlite"
 
 OBJECT_TYPE = "deals"
 OBJECT_TYPE_ID = "0-3"
+# HubSpot API path families: the date-versioned one (the default) and the older /v3/ one.
+API_VERSIONS = ("2026-03", "v3")
+DEFAULT_API_VERSION = API_VERSIONS[0]
 
 # HubSpot's valid (type, fieldType) pairs.
 FIELD_TYPES: Mapping[str, frozenset[str]] = MappingProxyType(
