@@ -11,15 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-# The HubSpot API path family used unless a flag, HUBSPOT_API_VERSION or the file says otherwise.
-DEFAULT_API_VERSION = "2026-03"
-
 # The value sync's store unless the file names one (relative to the config file).
 DEFAULT_STORE = ".provisioner/sync.sqlite"
 
 OBJECT_TYPE = "deals"
 OBJECT_TYPE_ID = "0-3"
-# HubSpot API path families: the date-versioned one (the default) and the older /v3/ one.
+# HubSpot API path families: the date-versioned one and the older /v3/ one. The default, unless a
+# flag, HUBSPOT_API_VERSION or the file says otherwise, is the date-versioned one.
 API_VERSIONS = ("2026-03", "v3")
 DEFAULT_API_VERSION = API_VERSIONS[0]
 
