@@ -116,28 +116,35 @@ class Queue:
         with self.store.transaction() as db:
             snapshots: list[Snapshot] = []
             letters: list[NewDeadLetter] = []
-            seen_now: set[str] = set()
+            keys = [job.delivery_key for job in jobs if job.delivery_key is not None]
+            keys += [record.key for job in jobs for record in job.records]
+            keys += [event.key for job in jobs for event in job.guard]
+            taken = _known(db, keys)  # keys seen before, then also those of this commit
+            fresh: list[str] = []
             for job in jobs:
-                if job.delivery_key is not None and self._seen(db, job.delivery_key, seen_now):
-                    job.results = ["duplicate"] * len(job.records)
-                    job.guard_results = ["duplicate"] * len(job.guard)
-                    continue
                 if job.delivery_key is not None:
-                    seen_now.add(job.delivery_key)
+                    if job.delivery_key in taken:
+                        job.results = ["duplicate"] * len(job.records)
+                        job.guard_results = ["duplicate"] * len(job.guard)
+                        continue
+                    taken.add(job.delivery_key)
+                    fresh.append(job.delivery_key)
                 for record in job.records:
                     parsed = record.parsed
                     if type(parsed) is Invalid:
                         letters.append(NewDeadLetter(
                             "input", parsed.reason, parsed.raw, parsed.accord_id, parsed.deal_id, parsed.occurred_at))
                         job.results.append("invalid")
-                    elif self._seen(db, record.key, seen_now):
+                        continue
+                    if record.key in taken:
                         job.results.append("duplicate")
-                    elif type(parsed) is Snapshot:
-                        seen_now.add(record.key)
+                        continue
+                    taken.add(record.key)
+                    fresh.append(record.key)
+                    if type(parsed) is Snapshot:
                         snapshots.append(parsed)
                         job.results.append("accepted")
                     else:
-                        seen_now.add(record.key)
                         job.results.append("ignored")
             if snapshots:
                 outcome.pending_deals |= self._accept(db, snapshots)
@@ -145,8 +152,9 @@ class Queue:
                 SyncStore.add_dead_letters(db, letters)
             for job in jobs:
                 if not job.guard_results:
-                    job.guard_results = [self._guard(db, event, policy, now, seen_now, outcome) for event in job.guard]
-            db.executemany("INSERT OR IGNORE INTO serve_seen VALUES (?, ?)", ((key, now) for key in seen_now))
+                    job.guard_results = [self._guard(db, event, policy, now, taken, fresh, outcome)
+                                         for event in job.guard]
+            db.executemany("INSERT OR IGNORE INTO serve_seen VALUES (?, ?)", ((key, now) for key in fresh))
             self._commits += 1
             if self._commits % 100 == 1:
                 db.execute(
@@ -154,10 +162,6 @@ class Queue:
                     (now - SEEN_TTL_S, _PRUNE_ROWS),
                 )
         return outcome
-
-    @staticmethod
-    def _seen(db: sqlite3.Connection, key: str, seen_now: set[str]) -> bool:
-        return key in seen_now or db.execute("SELECT 1 FROM serve_seen WHERE key = ?", (key,)).fetchone() is not None
 
     def _accept(self, db: sqlite3.Connection, snapshots: list[Snapshot]) -> set[str]:
         """Record the snapshots as ``sync push`` does (the ordering rule, per field); the deals now pending."""
@@ -169,15 +173,16 @@ class Queue:
         return set(self.store.pending_deals(only=deals, db=db))
 
     def _guard(self, db: sqlite3.Connection, event: GuardEvent, policy: GuardPolicy, now: float,
-               seen_now: set[str], outcome: CommitOutcome) -> str:
+               taken: set[str], fresh: list[str], outcome: CommitOutcome) -> str:
         """One HubSpot event: duplicate, ignored, echo, restored, reported or deleted."""
-        if self._seen(db, event.key, seen_now):
+        if event.key in taken:
             return "duplicate"
-        seen_now.add(event.key)
+        taken.add(event.key)
+        fresh.append(event.key)
         occurred = iso(event.occurred_ms / 1000.0)
         if event.kind == "deletion":
             db.execute("INSERT OR REPLACE INTO deals_gone VALUES (?, ?, ?)", (event.deal_id, occurred, iso(now)))
-            SyncStore.park_deal(db, event.deal_id)  # no more sends to it, unless a newer write comes
+            SyncStore.park_deal(db, event.deal_id)  # no more sends to it
             self._log_edit(db, event, occurred, now, "deleted")
             return "deleted"
         if event.property not in self.rules.properties:
@@ -265,14 +270,25 @@ class Queue:
 
 def guard_log(path: str) -> list[dict]:
     """The guard's record of hand edits, oldest first (for ``sync guard-log``)."""
-    db = sqlite3.connect(path)
-    try:
-        db.executescript(_SCHEMA)
-        rows = db.execute(
-            "SELECT id, deal_id, property, value, change_source, source_id, occurred_at, recorded_at, action"
-            " FROM guard_edits ORDER BY id").fetchall()
-    finally:
-        db.close()
+    with SyncStore(path) as store:  # a new file becomes a sync store first, as every command makes it
+        db = sqlite3.connect(str(store.path))
+        try:
+            db.executescript(_SCHEMA)
+            rows = db.execute(
+                "SELECT id, deal_id, property, value, change_source, source_id, occurred_at, recorded_at, action"
+                " FROM guard_edits ORDER BY id").fetchall()
+        finally:
+            db.close()
     names = ("id", "deal_id", "property", "value", "change_source", "source_id", "occurred_at", "recorded_at",
              "action")
     return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def _known(db: sqlite3.Connection, keys: list[str]) -> set[str]:
+    """Which of ``keys`` the store has seen (one query a chunk, not one a key)."""
+    found: set[str] = set()
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start:start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        found.update(row[0] for row in db.execute(f"SELECT key FROM serve_seen WHERE key IN ({marks})", chunk))
+    return found

@@ -9,6 +9,7 @@ a time bound (a subprocess timeout, never a timing assertion).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -38,6 +39,8 @@ def portal(tmp_path_factory):
         patch.setenv("PROVISIONER_LOCAL_STATE", env["PROVISIONER_LOCAL_STATE"])
         client = connect(local=True)
         deals = [r.id for r in client.batch_create_deals([{"dealname": "Good"}, {"dealname": "Other"}]).results]
+    del client
+    gc.collect()  # the in-process local portal lets go of its lock when collected: before the pushes run
     return folder, env, deals
 
 
@@ -45,6 +48,7 @@ def read_deal(env: dict, deal_id: str) -> dict:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PROVISIONER_LOCAL_STATE", env["PROVISIONER_LOCAL_STATE"])
         record = connect(local=True).batch_read_deals([deal_id], ["current_stage", "accord_progress"]).results[0]
+    gc.collect()  # let go of the local portal's lock now, not whenever the collector runs
     return {name: record.properties.get(name) for name in ("current_stage", "accord_progress")}
 
 
