@@ -57,19 +57,6 @@ def test_property_batch_create_207_names_the_failed_inputs():
     assert failures[0].names == ("accord_b",) and failures[0].category == "OBJECT_ALREADY_EXISTS"
 
 
-def test_a_whole_batch_refused_with_409_names_its_inputs_and_keeps_the_other_batches():
-    prop = {"label": "P", "type": "string", "fieldType": "text", "groupName": "g", "description": "", "options": []}
-    first = {"status": "COMPLETE", "results": [dict(prop, name=f"accord_{i:03d}") for i in range(100)]}
-    conflict = {"status": "error", "message": "A property named 'accord_150' already exists.",
-                "category": "OBJECT_ALREADY_EXISTS", "subCategory": "Properties.PROPERTY_WITH_NAME_EXISTS"}
-    client, _ = client_for(Scripted((201, first, {}), (409, conflict, {})))
-    props = [Property(f"accord_{i:03d}", "P", "string", "text", "g") for i in range(200)]
-    created, failures = client.batch_create_properties(props)
-    assert len(created) == 100
-    assert failures[0].names == tuple(p.name for p in props[100:])
-    assert failures[0].sub_category == "Properties.PROPERTY_WITH_NAME_EXISTS"
-
-
 @pytest.mark.parametrize("context", [{"name": ["a", "b"]}, {"name": "a"}, {"names": ["a"]}, {"name": None},
                                      {"name": [None, {"x": 1}, "a"]}, None, "text", []])
 def test_batch_error_contexts_of_every_shape_are_read(context):
