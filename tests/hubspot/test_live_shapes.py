@@ -9,7 +9,7 @@ from provisioner import errors
 from provisioner.hubspot.api_errors import required_scopes
 from provisioner.hubspot.wire import batch_errors_from_json, batch_result_from_json
 from provisioner.model import Property
-from tests.engine.test_client import ACCOUNT, Scripted, client_for
+from tests.hubspot.scripted import ACCOUNT, Scripted, client_for
 
 # 403 as a live portal sends it: no errors array, the scopes in context.requiredGranularScopes.
 LIVE_403 = {"status": "error", "message": "One or more of the following scopes are required.",
