@@ -1,12 +1,12 @@
-"""HTTP requests made by plan and apply, beside a straightforward per-property script using the SDK.
+"""HTTP requests, wall time, CPU and peak RSS of plan and apply, beside a per-property SDK script.
 
-Runs the emulator on 127.0.0.1 with a request log and counts what each approach sends, on a
-fresh portal and on a converged one, in the same run. Usage:
+Runs the emulator on 127.0.0.1 with a request log and measures each approach on a fresh portal and
+on a converged one, in the same run, for several file sizes (the shipped seven properties plus
+benchmark ones; 500 and 1,000 go through HubSpot's 100-input batch limit). Each provisioner
+command is a whole process: wall, CPU (user + system) and peak RSS come from its own rusage.
+The SDK script runs in this process, so only its requests and wall time are shown. Usage:
 
-    python benchmarks/bench_plan_apply.py [--extra N] [--out benchmarks/results/plan_apply.md]
-
-`--extra N` adds N more declared properties to the shipped seven, to show that plan's reads stay
-constant while the per-property script grows with the file.
+    python benchmarks/bench_plan_apply.py [--properties 7,57,500,1000] [--out benchmarks/results/plan_apply.md]
 """
 
 from __future__ import annotations
@@ -53,13 +53,19 @@ class Counter:
         return {"requests": len(new), "reads": reads, "writes": len(new) - reads}
 
 
-def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, float]:
+def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, float]:
+    """One provisioner command as its own process: wall seconds, CPU seconds and peak RSS (MiB)."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "provisioner", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True)
-    if done.returncode not in (0, 2):
-        raise SystemExit(f"provisioner {' '.join(args)} failed: {done.stderr}")
-    return done.returncode, time.perf_counter() - started
+    with tempfile.TemporaryFile() as err:
+        process = subprocess.Popen([sys.executable, "-m", "provisioner", *args], env=env, cwd=cwd,
+                                   stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - started
+        if process.returncode not in (0, 2):
+            err.seek(0)
+            raise SystemExit(f"provisioner {' '.join(args)} failed: {err.read().decode(errors='replace')}")
+    return {"seconds": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mib": usage.ru_maxrss / 1024}
 
 
 def sdk_script(base_url: str, config: Path) -> None:
@@ -101,16 +107,11 @@ def sdk_script(base_url: str, config: Path) -> None:
                          headers={"Authorization": "Bearer bench-token"}, timeout=10)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--extra", type=int, default=0, help="declared properties beyond the shipped seven")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "plan_apply.md")
-    args = parser.parse_args()
-
+def measure(properties: int) -> list[tuple[str, str, dict[str, int], dict[str, float] | None, float]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        config = declared_file(workdir, args.extra)
+        config = declared_file(workdir, properties - 7)
         log = workdir / "requests.jsonl"
         emulator = Emulator(EmulatorSettings(request_log=str(log), burst_limit=None, daily_limit=None))
         with serve_in_thread(emulator, host="127.0.0.1", port=0) as base_url:
@@ -123,35 +124,50 @@ def main() -> None:
                 ("plan, converged portal", ["plan"]),
                 ("apply, converged portal", ["apply", "--auto-approve"]),
             ]:
-                _, seconds = run_cli(command + ["-f", str(config)], env, workdir)
-                rows.append(("provisioner", label, counter.take(), seconds))
+                usage = run_cli(command + ["-f", str(config)], env, workdir)
+                rows.append(("provisioner", label, counter.take(), usage, usage["seconds"]))
             emulator.reset()
             counter.take()
             for label in ("fresh portal", "converged portal"):
                 started = time.perf_counter()
                 sdk_script(base_url, config)
-                rows.append(("per-property SDK script", label, counter.take(), time.perf_counter() - started))
+                rows.append(("per-property SDK script", label, counter.take(), None, time.perf_counter() - started))
+    return rows
 
-    declared = 7 + args.extra
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--properties", default="7,57,500,1000",
+                        help="comma-separated numbers of declared properties (at least the shipped 7)")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "plan_apply.md")
+    args = parser.parse_args()
+    sizes = [max(7, int(n)) for n in args.properties.split(",")]
+
     lines = [
-        f"# plan/apply HTTP requests ({declared} declared properties, 1 group, 1 rule)",
+        "# plan/apply: HTTP requests, wall, CPU and peak RSS",
         "",
-        f"Measured {time.strftime('%Y-%m-%d')} by `python benchmarks/bench_plan_apply.py"
-        + (f" --extra {args.extra}" if args.extra else "") + "` against the emulator on 127.0.0.1.",
-        "",
-        "| approach | run | requests | reads | writes | seconds |",
-        "|---|---|---:|---:|---:|---:|",
+        f"Measured {time.strftime('%Y-%m-%d')} by `python benchmarks/bench_plan_apply.py --properties "
+        f"{','.join(map(str, sizes))}` against the emulator on 127.0.0.1 ({os.cpu_count()} cores, shared).",
+        "Each provisioner row is a whole process; the SDK script runs in the benchmark's process (requests "
+        "and wall only).",
     ]
-    for who, label, counts, seconds in rows:
-        lines.append(f"| {who} | {label} | {counts['requests']} | {counts['reads']} | {counts['writes']} | "
-                     f"{seconds:.2f} |")
+    for properties in sizes:
+        lines += [
+            "",
+            f"## {properties} declared properties, 1 group, 1 rule",
+            "",
+            "| approach | run | requests | reads | writes | wall s | CPU s | peak RSS MiB |",
+            "|---|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for who, label, counts, usage, seconds in measure(properties):
+            cpu, rss = (f"{usage['cpu']:.2f}", f"{usage['rss_mib']:.0f}") if usage else ("", "")
+            lines.append(f"| {who} | {label} | {counts['requests']} | {counts['reads']} | {counts['writes']} | "
+                         f"{seconds:.2f} | {cpu} | {rss} |")
+        print("\n".join(lines[-8:]), flush=True)
     text = "\n".join(lines) + "\n"
-    print(text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        mode = "a" if args.out.exists() and args.extra else "w"
-        with args.out.open(mode) as handle:
-            handle.write(("\n" if mode == "a" else "") + text)
+        args.out.write_text(text)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,14 @@ what differs.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from provisioner.changes import (
+    GROUP_MANAGED,
     PROPERTY_MANAGED,
     ArchiveProperty,
     Change,
@@ -33,59 +35,43 @@ from provisioner.changes import (
     rule_fields,
     rule_from_fields,
 )
-from provisioner.errors import ApplyError, ConflictError, ProvisionerError, StalePlanError, UnsafeChangeError
+from provisioner.errors import ApplyError, ConflictError, NotFoundError, ProvisionerError
 from provisioner.hubspot.client import HubSpotClient
 from provisioner.hubspot.live import read_schema
-from provisioner.model import Config, LiveState, SchemaState
+from provisioner.model import SchemaState
 from provisioner.plan import Plan
 
 log = logging.getLogger(__name__)
-
-
-def check_allowed(plan: Plan, *, allow_archive: bool, allow_type_change: bool) -> None:
-    """Refuse a plan that holds a change needing an explicit flag."""
-    risky = [c.key for c in plan.changes if c.risky]
-    if risky and not allow_type_change:
-        raise UnsafeChangeError(
-            "the plan changes the type of " + ", ".join(f"'{k}'" for k in risky) + "; HubSpot converts or "
-            "clears existing values",
-            hint="review the plan, then apply with --allow-type-change",
-        )
-    archives = [c.key for c in plan.changes if isinstance(c, ArchiveProperty)]
-    if archives and not allow_archive:
-        raise UnsafeChangeError(
-            "the plan archives " + ", ".join(f"'{k}'" for k in archives),
-            hint="review the plan, then apply with --allow-archive",
-        )
-
-
-def check_fresh(plan: Plan, config: Config, live: LiveState, current: Plan) -> None:
-    """Refuse a saved plan when the file, the portal or any object it touches moved since."""
-    if plan.portal_id != live.portal_id:
-        raise StalePlanError(
-            f"the saved plan was made for portal {plan.portal_id}, but this is portal {live.portal_id}",
-            hint="apply it with the credentials of the portal it was made for",
-        )
-    if plan.config_digest != config.digest:
-        raise StalePlanError(
-            f"{config.path} changed since the plan was made", hint="run plan again and review the new plan"
-        )
-    moved = sorted(
-        key for key, value in plan.fingerprints.items() if current.fingerprints.get(key, value) != value
-    ) + sorted(set(current.fingerprints) - set(plan.fingerprints))
-    if moved:
-        raise StalePlanError(
-            "the portal changed since the plan was made: " + ", ".join(moved),
-            hint="run plan again and review the new plan",
-        )
+T = TypeVar("T")
+# How long an object a 409 says exists may stay invisible (HubSpot's lag is 250-700 ms).
+VISIBLE_WITHIN_S = 10.0
 
 
 class _Applier:
     """Walks the plan's changes in the order the plan shows them; consecutive creates go in one batch."""
 
-    def __init__(self, client: HubSpotClient) -> None:
+    def __init__(self, client: HubSpotClient, *, sleep: Callable[[float], None], clock: Callable[[], float],
+                 visible_within_s: float) -> None:
         self.client = client
         self.done: list[str] = []
+        self.sleep = sleep
+        self.clock = clock
+        self.visible_within_s = visible_within_s
+
+    def until_visible(self, call: Callable[[], T], what: str) -> T:
+        """``call`` again while it meets a 404: an object another apply just created (its 409 said so)
+        takes HubSpot a moment to show (read-after-write lag); after ``visible_within_s``, the 404 stands."""
+        deadline = self.clock() + self.visible_within_s
+        delay = 0.1
+        while True:
+            try:
+                return call()
+            except NotFoundError:
+                if self.clock() + delay > deadline:
+                    raise
+                log.info("Detected %s not visible yet after its 409 (read-after-write lag); reading again", what)
+                self.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     def run(self, changes: tuple[Change, ...]) -> None:
         index = 0
@@ -106,7 +92,8 @@ class _Applier:
         try:
             self.client.create_group(group)
         except ConflictError:  # created meanwhile (a racing apply): converge on it
-            self.client.update_group(group.name, {"label": group.label, **_order(group.display_order)})
+            changes = {"label": group.label, **_order(group.display_order)}
+            self.until_visible(lambda: self.client.update_group(group.name, changes), f"group '{group.name}'")
         self.done.append(f"created group '{change.key}'")
 
     def update_group(self, change: Change) -> None:
@@ -149,7 +136,8 @@ class _Applier:
             try:
                 self.client.create_property(prop)
             except ConflictError:  # created meanwhile: read it and update what differs
-                current = self.client.get_property(prop.name)
+                read = functools.partial(self.client.get_property, prop.name)
+                current = self.until_visible(read, f"property '{prop.name}'")
                 self._converge(prop.name, property_fields(current.property), property_fields(prop))
             self.done.append(f"created property '{prop.name}'")
 
@@ -181,10 +169,11 @@ def _property_changes(after: dict[str, Any], fields: tuple[str, ...]) -> dict[st
     return {name: getattr(prop, name) for name in fields}
 
 
-def apply_plan(client: HubSpotClient, plan: Plan) -> list[str]:
+def apply_plan(client: HubSpotClient, plan: Plan, *, sleep: Callable[[float], None] = time.sleep,
+               clock: Callable[[], float] = time.monotonic, visible_within_s: float = VISIBLE_WITHIN_S) -> list[str]:
     """Make the plan's writes in the order the plan shows; on a failure, say what was done and what was not."""
     changes = plan.changes
-    applier = _Applier(client)
+    applier = _Applier(client, sleep=sleep, clock=clock, visible_within_s=visible_within_s)
     try:
         applier.run(changes)
     except ProvisionerError as exc:
@@ -199,22 +188,18 @@ def apply_plan(client: HubSpotClient, plan: Plan) -> list[str]:
     return applier.done
 
 
-def _matches(change: Change, schema: SchemaState) -> bool:
-    """Whether the portal shows the change done."""
+def shows_done(change: Change, schema: SchemaState) -> bool:
+    """Whether the portal shows the change done, by the same comparison the plan was made with."""
     if isinstance(change, (CreateGroup, UpdateGroup)):
         group = schema.groups.get(change.key)
-        return group is not None and _subset(change.after, group_fields(group))
+        return group is not None and not changed_fields(change.after, group_fields(group), GROUP_MANAGED)
     if isinstance(change, ArchiveProperty):
         return change.key not in schema.properties
     if isinstance(change, (SetRule, ChangeRule)):
         rule = schema.rules.get(tuple(change.key.split("/", 1)))
-        return rule is not None and rule_fields(rule) == change.after
+        return rule is not None and rule_fields(rule) == dict(change.after)
     prop = schema.properties.get(change.key)
-    return prop is not None and _subset(change.after, property_fields(prop))
-
-
-def _subset(desired: dict[str, Any], live: dict[str, Any]) -> bool:
-    return all(value == live[key] for key, value in desired.items() if value is not None)
+    return prop is not None and not changed_fields(change.after, property_fields(prop), PROPERTY_MANAGED)
 
 
 def verify_applied(
@@ -225,7 +210,7 @@ def verify_applied(
     missing: list[str] = []
     for attempt in range(attempts):
         schema, _ = read_schema(client)
-        missing = [change.address for change in plan.changes if not _matches(change, schema)]
+        missing = [change.address for change in plan.changes if not shows_done(change, schema)]
         if not missing:
             return []
         if attempt + 1 < attempts:

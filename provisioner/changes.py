@@ -14,6 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
+from deepdiff import DeepDiff
+from deepdiff.helper import NotPresent
+
 from provisioner.model import Group, Option, Property, ValidationRule
 
 # Actions and kinds as the JSON plan names them.
@@ -130,10 +133,6 @@ class ArchiveProperty(Change):
     kind, action, rank, counts_as = PROPERTY, ARCHIVE, 6, ARCHIVES
 
 
-CHANGE_TYPES: tuple[type[Change], ...] = (CreateGroup, UpdateGroup, CreateProperty, RestoreProperty,
-                                          UpdateProperty, RetypeProperty, SetRule, ChangeRule, ArchiveProperty)
-
-
 def in_apply_order(changes: Iterable[Change]) -> tuple[Change, ...]:
     """The one order of a plan (stable: within a rank, the order given, which is by name)."""
     return tuple(sorted(changes, key=lambda change: change.rank))
@@ -204,15 +203,49 @@ def _keyed(options: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     return {str(option["value"]): {name: option.get(name) for name in OPTION_FIELDS} for option in options}
 
 
+def nested_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[list[Any], Any, Any]]:
+    """(path, old value, new value) for each difference DeepDiff finds between two mappings.
+
+    A path starts with a top-level key: DeepDiff always goes down (threshold 0: never "replaced as a
+    whole" because few keys are shared), and what it still reports at the root is split key by key.
+    A value absent on one side is None.
+    """
+    out = []
+    found = DeepDiff(old, new, view="tree", ignore_numeric_type_changes=True, threshold_to_diff_deeper=0)
+    for levels in found.values():
+        for level in levels:
+            path = level.path(output_format="list")
+            if path:
+                out.append((path, _present(level.t1), _present(level.t2)))
+                continue
+            out += [([key], old.get(key), new.get(key)) for key in sorted(set(old) | set(new), key=str)
+                    if old.get(key) != new.get(key)]
+    return out
+
+
+def _present(value: Any) -> Any:
+    return None if isinstance(value, NotPresent) else value
+
+
 def diff_options(before: Iterable[Mapping[str, Any]], after: Iterable[Mapping[str, Any]]) -> tuple[OptionChange, ...]:
-    """Options keyed by value: removed ones, then changed and added ones in the order ``after`` lists them."""
+    """Options keyed by value: removed ones, then changed and added ones in the order ``after`` lists them.
+
+    DeepDiff compares the two keyed mappings; its paths (``['at_risk', 'label']``) become
+    OptionChange records, so what the plan shows never depends on DeepDiff's own output format.
+    """
     old, new = _keyed(before), _keyed(after)
-    out = [OptionChange(value, REMOVED, before=old[value]) for value in old if value not in new]
+    if old == new:  # the common case, and DeepDiff costs far more than an equality test
+        return ()
+    touched: dict[str, set[str]] = {}
+    for path, _, _ in nested_differences(old, new):
+        touched.setdefault(str(path[0]), set()).update(str(part) for part in path[1:2])
+    out = [OptionChange(value, REMOVED, before=old[value]) for value in old if value in touched and value not in new]
     for value, fields in new.items():
+        if value not in touched:
+            continue
         if value not in old:
             out.append(OptionChange(value, ADDED, after=fields))
-            continue
-        differ = tuple(name for name in OPTION_FIELDS if old[value][name] != fields[name])
-        if differ:
+        else:
+            differ = tuple(name for name in OPTION_FIELDS if name in touched[value])
             out.append(OptionChange(value, CHANGED, old[value], fields, differ))
     return tuple(out)

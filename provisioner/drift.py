@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provisioner.changes import (
+    CHANGED as CHANGED_OPTION,
+)
+from provisioner.changes import (
     GROUP,
     PROPERTY,
     RULE,
@@ -172,8 +175,24 @@ def _subject(change: Change) -> str:
     return {GROUP: "Group", PROPERTY: "Property"}.get(change.kind, "Validation rule")
 
 
+def _field_drifts(change: Change) -> tuple[FieldDrift, ...]:
+    """Declared against live for each changed field; an option per field that differs, keyed by value."""
+    out: list[FieldDrift] = []
+    for name in change.fields:
+        if name != "options":
+            out.append(FieldDrift(name, change.after[name], change.before.get(name)))
+            continue
+        for option in change.options:
+            where = f"options[{option.value}]"
+            if option.change == CHANGED_OPTION:
+                out += [FieldDrift(f"{where}.{f}", option.after[f], option.before[f]) for f in option.fields]
+            else:  # added: declared, absent from the portal; removed: in the portal, not declared
+                out.append(FieldDrift(where, option.after, option.before))
+    return tuple(out)
+
+
 def _changed(change: Change, subject: str) -> DriftItem:
-    fields = tuple(FieldDrift(f, change.after[f], change.before[f]) for f in change.fields)
+    fields = _field_drifts(change)
     summary = f"{subject} was changed in HubSpot ({', '.join(change.fields)})"
     if change.risky:
         summary += " (its type changed: restoring it converts or clears existing values)"
@@ -181,8 +200,7 @@ def _changed(change: Change, subject: str) -> DriftItem:
 
 
 def _archived(change: Change, subject: str) -> DriftItem:
-    fields = (FieldDrift("state", "active", "archived"),) + tuple(
-        FieldDrift(f, change.after[f], change.before.get(f)) for f in change.fields)
+    fields = (FieldDrift("state", "active", "archived"),) + _field_drifts(change)
     summary = f"{subject} was archived in HubSpot (it is in the recycle bin with its values)"
     return DriftItem(change.kind, change.key, ARCHIVED, summary, fields)
 

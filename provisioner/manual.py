@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from provisioner.config.loader import format_path, read_document
 from provisioner.errors import ConfigError, Problem, UsageError
 from provisioner.files import write_atomic
 from provisioner.model import Config, CrmCard
@@ -33,6 +34,9 @@ HEADER = """\
 # these (view-only access, the deal sidebar, an app's CRM card), so `provisioner confirm` records them here.
 # Review this file like the config: a step asks again when its declared state changes.
 """
+
+
+CONFIRMATION_FIELDS = ("digest", "confirmed_at", "confirmed_by")
 
 
 @dataclass(frozen=True)
@@ -119,24 +123,39 @@ def crm_card_step(card: CrmCard) -> ManualStep:
 
 
 def load_confirmations(path: str | os.PathLike) -> dict[str, dict[str, Confirmation]]:
-    """portal id (str) -> step id -> Confirmation; an absent file means none."""
+    """portal id (str) -> step id -> Confirmation; an absent file means none.
+
+    Read like the config file (size limit, no aliases, depth limit, FILE:LINE:COL problems), since
+    it is reviewed and edited by hand the same way.
+    """
     path = Path(path)
     if not path.exists():
         return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        portals = data.get("portals") or {}
-        return {
-            str(portal): {
-                str(step): Confirmation(str(entry["digest"]), str(entry["confirmed_at"]), str(entry["confirmed_by"]))
-                for step, entry in (steps or {}).items()
-            }
-            for portal, steps in portals.items()
-        }
-    except (yaml.YAMLError, AttributeError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            [Problem(str(path), 1, 1, "portals", f"not a confirmations file this provisioner can read ({exc})")]
-        ) from None
+    doc, problems = read_document(path)
+    if problems:
+        raise ConfigError(problems)
+
+    def problem(where: tuple, what: str) -> Problem:
+        line, column = doc.marks.get(where, (1, 1))
+        return Problem(str(path), line, column, format_path(where), what)
+
+    data = {} if doc.data is None else doc.data
+    portals = data.get("portals") if isinstance(data, dict) else None
+    if not isinstance(portals, dict):
+        raise ConfigError([problem(("portals",) if isinstance(data, dict) else (), "expected a mapping of portal "
+                                   "ids to confirmed steps (portals: {12345678: {sidebar: {digest: ...}}})")])
+    out: dict[str, dict[str, Confirmation]] = {}
+    for portal, steps in portals.items():
+        if not isinstance(steps, (dict, type(None))):
+            raise ConfigError([problem(("portals", portal), "expected a mapping of step ids")])
+        mine = out.setdefault(str(portal), {})
+        for step, entry in (steps or {}).items():
+            where = ("portals", portal, step)
+            values = [entry.get(name) if isinstance(entry, dict) else None for name in CONFIRMATION_FIELDS]
+            if any(not isinstance(value, (str, int)) or isinstance(value, bool) for value in values):
+                raise ConfigError([problem(where, "expected " + ", ".join(CONFIRMATION_FIELDS) + " as text")])
+            mine[str(step)] = Confirmation(*(str(value) for value in values))
+    return out
 
 
 def apply_confirmations(

@@ -39,8 +39,6 @@ RULE_TYPES: Mapping[str, frozenset[tuple[str, str]]] = MappingProxyType(
     }
 )
 
-ACCESS_LEVELS = ("view_and_edit", "view_only")
-
 ACCORD_FIELDS = (
     "URL",
     "STATUS",
@@ -127,10 +125,9 @@ class SchemaState:
 
 @dataclass(frozen=True)
 class LiveState:
-    """What was read from the portal: its id, its account type and its schema."""
+    """What was read from the portal: its id and its schema."""
 
     portal_id: int
-    account_type: str
     schema: SchemaState
     # Names of properties HubSpot itself defines (never managed, never exported).
     hubspot_defined: frozenset[str] = field(default_factory=frozenset)

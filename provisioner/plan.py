@@ -15,7 +15,8 @@ from typing import Any
 
 from provisioner.changes import ARCHIVES, CHANGES, CREATES, Change
 
-FORMAT_VERSION = 1
+# 2: each change lists its enumeration options that differ ("options"), keyed by value.
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)

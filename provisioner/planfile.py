@@ -40,8 +40,9 @@ from provisioner.errors import PlanFileError, UsageError
 from provisioner.files import write_atomic
 from provisioner.plan import FORMAT_VERSION, ManualStep, Plan
 
-# A plan of 10,000 properties is under 10 MB; anything bigger is not a plan this tool wrote.
-MAX_PLAN_BYTES = 32 * 1024 * 1024
+# A plan of 10,000 properties is about 10 MB; anything bigger is not a plan this tool wrote. json.loads
+# needs up to ~20 bytes per byte of input for lists of small numbers: at most some 300 MB here.
+MAX_PLAN_BYTES = 16 * 1024 * 1024
 
 _TYPES = {
     (GROUP, CREATE): CreateGroup,
@@ -67,6 +68,8 @@ def change_to_dict(change: Change) -> dict[str, Any]:
         "fields": list(change.fields),
         "risky": change.risky,
         "note": change.note,
+        "options": [{"value": o.value, "change": o.change, "fields": list(o.fields), "before": _plain(o.before),
+                     "after": _plain(o.after)} for o in change.options],
     }
 
 
@@ -268,6 +271,10 @@ def load_plan(path: str | os.PathLike) -> Plan:
         raise PlanFileError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})") from None
     except (ValueError, RecursionError) as exc:  # 4,300+ digit integers, nesting deeper than Python's stack
         raise PlanFileError(f"{path}: not a saved plan ({type(exc).__name__})") from None
+    try:  # a \ud800 escape decodes to a lone surrogate, which no output can print
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise PlanFileError(f"{path}: not a saved plan: it holds a lone surrogate (a \\ud800-style escape)") from None
     try:
         return plan_from_dict(data)
     except _Bad as exc:

@@ -8,9 +8,10 @@ import sys
 
 import click
 
-from provisioner.apply import apply_plan, check_allowed, check_fresh, verify_applied
+from provisioner.apply import apply_plan, verify_applied
 from provisioner.cli.common import config_option, load, open_client, portal_options
 from provisioner.errors import EXIT_CHANGES, ApplyError, StalePlanError, UsageError
+from provisioner.guards import check_allowed, check_fresh
 from provisioner.hubspot.client import SCHEMA_SCOPES
 from provisioner.manual import confirmations_path, declared_steps, record_confirmations
 from provisioner.planfile import load_plan, save_plan

@@ -10,7 +10,7 @@ def read_live_state(client: HubSpotClient) -> LiveState:
     """Account details, then the schema: five requests whatever the number of properties."""
     account = client.get_account_details()
     schema, hubspot_defined = read_schema(client)
-    return LiveState(account.portal_id, account.account_type, schema, hubspot_defined)
+    return LiveState(account.portal_id, schema, hubspot_defined)
 
 
 def read_schema(client: HubSpotClient) -> tuple[SchemaState, frozenset[str]]:

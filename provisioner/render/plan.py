@@ -19,7 +19,7 @@ from provisioner.changes import (
 )
 from provisioner.plan import ManualStep, Plan
 from provisioner.planfile import plan_to_dict
-from provisioner.render.values import md, value_text
+from provisioner.render.values import changed_lines, field_change_lines, md, value_text
 
 COLOURS = {"+": "green", "~": "yellow", "-": "red", "-/+": "magenta"}
 GITHUB_COMMENT_LIMIT = 65_536
@@ -53,13 +53,15 @@ def _new_object(change: Change) -> list[tuple[str, str]]:
     return [(k, value_text(v)) for k, v in change.after.items() if v not in (None, [], "") and k not in _KEY_FIELDS]
 
 
-def _changed(change: Change) -> list[tuple[str, str]]:
-    return [(f, f"{value_text(change.before[f])} -> {value_text(change.after[f])}") for f in change.fields]
-
-
 def _restored(change: Change) -> list[tuple[str, str]]:
-    return [(k, value_text(v) if k not in change.fields else f"{value_text(change.before.get(k))} -> {value_text(v)}")
-            for k, v in change.after.items() if v not in (None, [], "") and k not in _KEY_FIELDS]
+    """The restored property's fields; those that differ from the archived one as before -> after."""
+    lines = []
+    for name, value in change.after.items():
+        if name in change.fields:
+            lines += field_change_lines(change, name)
+        elif value not in (None, [], "") and name not in _KEY_FIELDS:
+            lines.append((name, value_text(value)))
+    return lines
 
 
 def _nothing(change: Change) -> list[tuple[str, str]]:
@@ -69,13 +71,13 @@ def _nothing(change: Change) -> list[tuple[str, str]]:
 # What each type of change lists under its line: (field, text) pairs.
 DETAILS: dict[type[Change], Callable[[Change], list[tuple[str, str]]]] = {
     CreateGroup: _new_object,
-    UpdateGroup: _changed,
+    UpdateGroup: changed_lines,
     CreateProperty: _new_object,
     RestoreProperty: _restored,
-    UpdateProperty: _changed,
-    RetypeProperty: _changed,
+    UpdateProperty: changed_lines,
+    RetypeProperty: changed_lines,
     SetRule: _new_object,
-    ChangeRule: _changed,
+    ChangeRule: changed_lines,
     ArchiveProperty: _nothing,
 }
 

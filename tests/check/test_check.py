@@ -237,3 +237,8 @@ def test_a_portal_that_cannot_be_reached_is_one_line(tmp_path, monkeypatch, caps
     result = run(capsys, "check")
     assert result.code == 1 and result.out == ""
     assert result.err.startswith("error: ") and "Traceback" not in result.err
+
+
+def test_the_sync_store_is_never_opened(applied, capsys):
+    assert run(capsys, "check").code == 0
+    assert not (applied.workdir / ".provisioner").exists()

@@ -53,7 +53,7 @@ def test_the_newcomer_commands_run_as_written_on_a_fresh_local_portal(tmp_path):
         outputs.append(done.stdout)
     apply_out, _, push_out, verify_out, check_out = outputs
     assert "Apply complete" in apply_out
-    assert "deals written 20 of 20 (rejected 0, missing 0, failed 0)" in push_out
+    assert "deals written 20 of 20 (rejected 0, missing 0, failed 0); requests 1," in push_out
     assert verify_out.startswith("deals checked 20, values edited by hand 0, missing deals 0")
     assert "PASSED: every step passed" in check_out
 

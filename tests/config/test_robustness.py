@@ -77,7 +77,8 @@ def test_file_over_the_size_limit_is_refused_unread(tmp_path) -> None:
     assert "a config file may be at most 5 MB" in problem.what
 
 
-def test_big_but_allowed_file_validates_quickly(tmp_path) -> None:
+def test_big_but_allowed_file_loads_every_property(tmp_path) -> None:
+    # How long it takes is measured in benchmarks, never asserted in a test.
     lines = ["format_version: 1", "group: {name: accord, label: Accord}", "properties:"]
     for index in range(3000):
         lines += [

@@ -38,5 +38,5 @@ def make_config(desired: SchemaState | None = None, **overrides) -> Config:
 
 
 def make_live(schema: SchemaState | None = None, hubspot_defined=frozenset()) -> LiveState:
-    return LiveState(portal_id=12345678, account_type="STANDARD", schema=schema or SchemaState(),
+    return LiveState(portal_id=12345678, schema=schema or SchemaState(),
                      hubspot_defined=frozenset(hubspot_defined))

@@ -69,7 +69,7 @@ def test_json(name, make):
     text = render_json(make())
     check_golden(f"{name}.json", text)
     data = json.loads(text)
-    assert data["format_version"] == 1
+    assert data["format_version"] == 2
     assert data["summary"]["has_changes"] is (name == "mixed")
 
 

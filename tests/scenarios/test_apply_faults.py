@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 
 from provisioner.apply import apply_plan, verify_applied
@@ -100,3 +103,39 @@ def test_partial_failure_through_the_cli_exits_1_with_done_and_not_done(capsys, 
         assert "done:     created property 'accord_url'" in failed.err
         assert "not done: set_rule rule accord_url/MAX_LENGTH" in failed.err
         assert "run apply again" in failed.err
+
+
+def test_racing_applies_under_read_after_write_lag_converge(tmp_path):
+    """The loser's creates meet 409s, and the reads after them 404s while HubSpot catches up: it reads again."""
+    log = tmp_path / "requests.jsonl"
+    emulator = Emulator(EmulatorSettings(burst_limit=None, daily_limit=None, lag_min_s=0.3, lag_max_s=0.6,
+                                         request_log=str(log)))
+    config = load_config(SHIPPED)
+    plan, _ = make_plan(quiet_client(emulator), config)  # both applies planned against the empty portal
+    apply_plan(quiet_client(emulator), plan)  # the winner
+    slept: list[float] = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    done = apply_plan(quiet_client(emulator), plan, sleep=sleep)  # the loser
+    assert len(done) == len(plan.changes)
+    requests = [json.loads(line) for line in log.read_text().splitlines()]
+    reads = [r["status"] for r in requests if r["method"] == "GET" and "/deals/accord_" in r["path"]]
+    assert 404 in reads and reads[-1] == 200  # it met the lag, and read until the property showed
+    assert slept and sum(slept) < 10
+    assert verify_applied(quiet_client(emulator), plan, sleep=time.sleep) == []
+    names = [p.property.name for p in quiet_client(emulator).list_properties()]
+    assert sorted(n for n in names if n in NAMES) == sorted(NAMES)
+
+
+def test_a_404_that_outlasts_the_deadline_stops_apply():
+    emulator = Emulator(EmulatorSettings(burst_limit=None, daily_limit=None, lag_min_s=30, lag_max_s=30))
+    config = load_config(SHIPPED)
+    plan, _ = make_plan(quiet_client(emulator), config)
+    apply_plan(quiet_client(emulator), plan)
+    clock = iter(range(0, 1000)).__next__  # each look at the clock is one second later
+    with pytest.raises(ApplyError) as caught:
+        apply_plan(quiet_client(emulator), plan, sleep=lambda s: None, clock=clock, visible_within_s=5)
+    assert "404" in str(caught.value) and "run apply again" in caught.value.hint

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import click
 import pytest
 
+from provisioner.cli import cli
 from tests.scenarios.harness import run
 
 
@@ -20,9 +22,24 @@ def test_usage_errors_exit_1_never_2(capsys, args):
     assert "Error:" in result.err or "error:" in result.err
 
 
+def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command the CLI offers, sub-commands included, as argument tuples."""
+    found = []
+    for name, command in sorted(group.commands.items()):
+        found.append(prefix + (name,))
+        if isinstance(command, click.Group):
+            found += all_commands(command, prefix + (name,))
+    return found
+
+
 def test_every_command_has_help(capsys):
-    for command in (["plan"], ["apply"], ["drift"], ["export"], ["validate"], ["schema"], ["confirm"],
-                    ["sync", "push"], ["sync", "verify"], ["emulator", "serve"]):
+    run(capsys, "--version")  # registers the commands
+    commands = all_commands(cli)
+    for expected in [("plan",), ("apply",), ("drift",), ("export",), ("validate",), ("schema",), ("confirm",),
+                     ("sync", "push"), ("sync", "verify"), ("sync", "dead-letters"), ("sync", "retry"),
+                     ("emulator", "serve")]:
+        assert expected in commands
+    for command in commands:
         result = run(capsys, *command, "--help")
         assert result.code == 0 and "Usage: provisioner" in result.out, command
 

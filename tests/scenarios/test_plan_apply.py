@@ -32,7 +32,7 @@ def test_fresh_portal_plan_apply_converge(capsys, portal):
     assert "+ rule accord_url/MAX_LENGTH will be set" in plan.out
     assert "Plan: 9 to create, 0 to change, 0 to archive; 9 manual step(s) to do by hand." in plan.out
     reads = portal.requests()
-    assert len(reads) <= 5 and all(r["method"] == "GET" for r in reads)
+    assert len(reads) == 5 and all(r["method"] == "GET" for r in reads)
 
     portal.clear_log()
     applied = run(capsys, "apply", "--auto-approve")
@@ -231,7 +231,7 @@ def test_plan_formats(capsys, portal):
     portal.config()
     as_json = run(capsys, "plan", "--format", "json")
     data = json.loads(as_json.out)
-    assert data["format_version"] == 1 and data["summary"]["create"] == 8
+    assert data["format_version"] == 2 and data["summary"]["create"] == 8
     markdown = run(capsys, "plan", "--format", "markdown")
     assert markdown.out.startswith("### provisioner plan: 9 to create")
     assert "- [ ] `sidebar`" in markdown.out
