@@ -13,9 +13,10 @@ case that would eat the machine or run for minutes ends as "killed" or "MemoryEr
 Cases:
 - mix: EVENTS lines of bench_sync's event mix (several snapshots per deal), each through
   ``parse_line``: lines per CPU-second is the input path's own rate;
-- mix, coalesced: the same through ``parse_lines`` (read, check and coalesce, as push does);
-- invalid: INVALID lines that fail a check, through ``parse_lines``: peak memory of the records
-  set aside;
+- mix, coalesced: the same read, checked and coalesced as push does (``parse_lines``, or
+  ``coalesce.read_chunks`` where the input is read in chunks);
+- invalid: INVALID lines that fail a check, read the same way: peak memory of the records set
+  aside;
 - hostile: one hostile line followed by a good one, each class of issue 9; ``/dev/zero``.
 """
 
@@ -69,10 +70,10 @@ try:
     from provisioner.sync.source import read_lines
 except ImportError:  # the old tree read text, invalid UTF-8 replaced
     read_lines = None
-try:
-    from provisioner.sync.coalesce import parse_lines
-except ImportError:
-    parse_lines = events.parse_lines
+try:  # the input read in chunks, each coalesced (a run holds one chunk)
+    from provisioner.sync.coalesce import read_chunks
+except ImportError:  # the whole input coalesced at once
+    read_chunks = None
 start = time.process_time()
 handle = open(path, "rb") if read_lines else open(path, encoding="utf-8", errors="replace")
 lines = read_lines(handle) if read_lines else handle
@@ -81,9 +82,15 @@ if mode == "parse_line":
     for n, line in enumerate(lines, 1):
         kind = type(events.parse_line(n, line, rules)).__name__
         counts[kind] = counts.get(kind, 0) + 1
+elif read_chunks is None:
+    parsed = events.parse_lines(lines, rules)
+    counts = {"read": parsed.read, "invalid": len(parsed.invalid), "ignored": len(parsed.ignored)}
 else:
-    parsed = parse_lines(lines, rules)
-    counts = {"valid": parsed.valid, "invalid": len(parsed.invalid), "ignored": len(parsed.ignored)}
+    counts = {"read": 0, "invalid": 0, "ignored": 0}
+    for chunk in read_chunks(lines, rules):
+        counts["read"] += chunk.read
+        counts["invalid"] += len(chunk.invalid)
+        counts["ignored"] += chunk.ignored
 print(json.dumps({"loop_cpu": time.process_time() - start, "counts": counts}))
 """
 
@@ -191,8 +198,8 @@ def main() -> None:
         for name, rate in rates.items():
             print(f"decoder {name}: {rate:,.0f} lines per CPU-s", flush=True)
         cases = [(f"mix, {args.events:,} lines, parse_line", "parse_line", str(folder / "mix.jsonl")),
-                 (f"mix, {args.events:,} lines, parse_lines (coalesced)", "parse_lines", str(folder / "mix.jsonl")),
-                 (f"{args.invalid:,} invalid lines, parse_lines", "parse_lines", str(folder / "invalid.jsonl"))]
+                 (f"mix, {args.events:,} lines, coalesced", "coalesced", str(folder / "mix.jsonl")),
+                 (f"{args.invalid:,} invalid lines, coalesced", "coalesced", str(folder / "invalid.jsonl"))]
         for index, (name, text) in enumerate(HOSTILE.items()):
             path = folder / f"hostile{index}.jsonl"
             write_lines(path, [text, GOOD])
