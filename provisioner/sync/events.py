@@ -61,9 +61,13 @@ _decode_record = msgspec.json.Decoder(_Record).decode
 _decode_any = msgspec.json.Decoder().decode
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Snapshot:
-    """One Accord's values when a trigger fired, mapped to deal properties."""
+    """One Accord's values when a trigger fired, mapped to deal properties.
+
+    Treated as immutable, but not ``frozen``: a frozen dataclass takes 5 times as long to make
+    (0.87 against 0.18 microseconds), and one is made per valid line.
+    """
 
     line_no: int
     event: str
