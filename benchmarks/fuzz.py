@@ -256,8 +256,11 @@ def main() -> None:
     for finding in findings:
         lines.append(f"- **{finding['target']}**: {finding['kind']}: {finding['detail'][:200]!r}; "
                      f"input starts {finding['input'][:160]!r}")
+    notes = ""  # a "## Notes" section written by hand is kept from run to run
+    if args.out.exists() and "\n## Notes" in args.out.read_text():
+        notes = "\n## Notes" + args.out.read_text().split("\n## Notes", 1)[1]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n")
+    args.out.write_text("\n".join(lines) + "\n" + notes)
     print(f"written {args.out}")
 
 
