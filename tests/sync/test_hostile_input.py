@@ -162,3 +162,19 @@ def test_a_dead_letter_keeps_a_bounded_prefix_of_its_line(portal):
     (letter,) = json.loads(letters.stdout)
     assert letter["line"].endswith("…") and len(letter["line"]) == 2049
     assert letter["line"].startswith('{"event": "step_updated"')
+
+
+def test_odd_but_valid_input_is_accepted_as_documented(portal):
+    """CRLF, blank and blank-looking lines, a key given twice (the last counts), thousands of unknown keys."""
+    folder, env, (deal, other) = portal
+    twice = line(other, at="2026-11-27T12:00:00Z", PROGRESS=1).replace(b'"PROGRESS": 1', b'"PROGRESS": 1, "PROGRESS": 2')
+    crowded = json.loads(line(other, at="2026-11-27T11:00:00Z", STAGE_NAME="crowded"))
+    crowded["data"].update({f"unknown_{i}": i for i in range(2000)})
+    crowded["context"] = {f"k{i}": [i] for i in range(500)}
+    source = folder / "odd-valid.jsonl"
+    source.write_bytes(b"\r\n".join([good(deal, "odd"), b"", b"   \t ", twice, json.dumps(crowded).encode()]) + b"\r\n")
+    code, report, err = push(folder, env, "odd-valid", str(source))
+    assert code == 0, report["problems"]
+    assert (report["events_read"], report["invalid"], report["deals_written"]) == (3, 0, 2)
+    assert read_deal(env, deal) == {"current_stage": "stage odd", "accord_progress": "50"}
+    assert read_deal(env, other) == {"current_stage": "crowded", "accord_progress": "2"}
