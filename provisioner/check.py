@@ -15,6 +15,10 @@ The steps, in order; a failed step stops the ones after it (cleanup always runs)
 7. URL limit: the URL property holds a value of exactly its declared limit, not cut short.
 8. cleanup: the test deal archived (unless ``keep``), or a given deal's previous values restored.
 
+With ``via`` (a running ``provisioner serve``), step 5 posts the snapshot to the service's signed
+intake instead, step 6 measures event-to-deal latency, and cleanup puts the service's store back
+as it was for the deal (``check_via``).
+
 The result is a frozen ``CheckReport``; ``check_render`` turns it into text, JSON or markdown.
 """
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from provisioner import check_via
 from provisioner.changes import (
     ArchiveProperty,
     Change,
@@ -42,8 +48,9 @@ from provisioner.hubspot.client import OBJECT_SCOPES, HubSpotClient
 from provisioner.model import Config
 from provisioner.plan import ManualStep
 from provisioner.planning import make_plan, utc_now
-from provisioner.sync.engine import PushReport, push
-from provisioner.sync.events import Rules, parse_lines
+from provisioner.serve.intake import record_key
+from provisioner.sync.engine import push
+from provisioner.sync.events import ParsedInput, Rules, parse_lines
 from provisioner.sync.store import SyncStore
 from provisioner.sync.verify import same_value
 
@@ -93,6 +100,8 @@ class CheckReport:
     requests: int = 0
     seconds: float = 0.0
     started_at: str = ""
+    via: str | None = None  # the service's intake, when the snapshot went through `serve`
+    latency_s: float | None = None  # event-to-deal latency through the service
 
     @property
     def ok(self) -> bool:
@@ -113,10 +122,39 @@ class _Run:
     created: bool = False
     pushed: bool = False  # the snapshot may have reached the deal
     previous: dict[str, str | None] | None = None  # a given deal's values before the check
+    sent: dict[str, str] = field(default_factory=dict)
+    latency: float | None = None
+    via: _Via | None = None
 
     def add(self, name: str, status: str, detail: str) -> bool:
         self.steps.append(Step(name, status, detail))
         return status != FAILED
+
+
+@dataclass
+class _Timing:
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+    deadline_s: float
+    interval_s: float
+
+
+@dataclass
+class _Via:
+    """The snapshot's trip through a running service: where, with which key, and what to put back."""
+
+    url: str
+    key: bytes
+    store_path: str
+    msg_id: str = ""
+    record_id: str = ""
+    accord_id: str = ""
+    rows_before: dict[str, list[tuple]] | None = None
+    posted_at: float | None = None
+
+    @property
+    def dedup_keys(self) -> list[str]:
+        return [f"w:{self.msg_id}", record_key({"id": self.record_id}, "")]
 
 
 def describe_change(change: Change) -> str:
@@ -153,13 +191,16 @@ def synthetic_data(rules: Rules) -> dict[str, object]:
     return {accord_field: values[accord_field] for accord_field in rules.mapping if accord_field in values}
 
 
-def snapshot_line(rules: Rules, deal_id: str, occurred_at: str) -> str:
+def snapshot_line(rules: Rules, deal_id: str, occurred_at: str, *, accord_id: str | None = None,
+                  record_id: str | None = None) -> str:
     """The synthetic Accord snapshot as one input line of the value sync."""
     triggers = sorted(rules.triggers)
     event = PREFERRED_EVENT if PREFERRED_EVENT in rules.triggers else (triggers[0] if triggers else PREFERRED_EVENT)
+    record = {"id": record_id} if record_id else {}
     return json.dumps({
-        "event": event, "occurred_at": occurred_at, "accord_id": f"provisioner-check-{secrets.token_hex(4)}",
-        "deal_id": deal_id, "data": synthetic_data(rules),
+        **record, "event": event, "occurred_at": occurred_at,
+        "accord_id": accord_id or f"provisioner-check-{secrets.token_hex(4)}", "deal_id": deal_id,
+        "data": synthetic_data(rules),
     })
 
 
@@ -171,16 +212,46 @@ def _read_values(client: HubSpotClient, deal_id: str, properties: list[str]) -> 
     return None
 
 
-def _push(client: HubSpotClient, rules: Rules, line: str) -> tuple[PushReport, dict[str, str]]:
-    """The snapshot through the value sync's real path, recorded in a throwaway store."""
+def _parse(rules: Rules, line: str) -> tuple[ParsedInput, dict[str, str]]:
+    """The snapshot as the sync reads it, and the values it will send (as HubSpot stores them)."""
     parsed = parse_lines([line], rules)
     if parsed.invalid:
         raise ProvisionerError("the synthetic snapshot failed the sync's checks: " + parsed.invalid[0].reason)
     if not parsed.merged:
         raise ProvisionerError("the sync ignored the synthetic snapshot: no trigger event is configured")
-    sent = dict(next(iter(parsed.merged.values())).values)
+    return parsed, dict(next(iter(parsed.merged.values())).values)
+
+
+def _push(client: HubSpotClient, rules: Rules, run: _Run, line: str) -> bool:
+    """The snapshot through the value sync's real path, recorded in a throwaway store."""
+    parsed, run.sent = _parse(rules, line)
+    run.pushed = True
     with tempfile.TemporaryDirectory(prefix="provisioner-check-") as tmp, SyncStore(Path(tmp) / "sync.sqlite") as store:
-        return push(client, store, parsed, rules), sent
+        report = push(client, store, parsed, rules)
+    if not report.ok or report.written != 1:
+        reasons = "; ".join(p.reason for p in report.problems) or report.aborted or "HubSpot did not confirm it"
+        return run.add("push", FAILED, f"the value sync did not write deal {run.deal_id}: {reasons}")
+    return run.add("push", PASSED, f"{len(run.sent)} value(s) written to deal {run.deal_id} by the value sync "
+                                   f"({report.requests} request(s))")
+
+
+def _post(rules: Rules, run: _Run, timing: _Timing) -> bool:
+    """The snapshot through the running service's signed intake; its worker writes the deal."""
+    via = run.via
+    via.msg_id, via.record_id = check_via.delivery_id(), check_via.delivery_id()
+    via.accord_id = f"provisioner-check-{secrets.token_hex(4)}"
+    line = snapshot_line(rules, run.deal_id, datetime.now(timezone.utc).isoformat(), accord_id=via.accord_id,
+                         record_id=via.record_id)
+    _parsed, run.sent = _parse(rules, line)
+    via.rows_before = check_via.read_deal_rows(via.store_path, run.deal_id)
+    run.pushed, via.posted_at = True, timing.clock()
+    try:
+        check_via.post_snapshot(via.url, line, via.key, via.msg_id)
+    except check_via.ViaError as exc:
+        run.pushed = not exc.answered  # a refusal queued nothing; a lost answer may have
+        raise
+    return run.add("push", PASSED, f"{len(run.sent)} value(s) accepted by the service at {via.url} for deal "
+                                   f"{run.deal_id}")
 
 
 def run_check(
@@ -189,27 +260,39 @@ def run_check(
     *,
     deal_id: str | None = None,
     keep: bool = False,
+    via: str | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-    read_back_deadline_s: float = READ_BACK_DEADLINE_S,
+    read_back_deadline_s: float | None = None,
 ) -> CheckReport:
-    """Run every step against the portal ``client`` talks to; never raises for a failed step."""
+    """Run every step against the portal ``client`` talks to; never raises for a failed step.
+
+    ``via``: the URL of a running ``provisioner serve`` (its key from PROVISIONER_WEBHOOK_SECRET).
+    """
     started, started_at = clock(), utc_now()
     requests_before = client.stats.requests
     run = _Run()
+    if via is not None:
+        run.via = _Via(check_via.intake_url(via), check_via.webhook_key(), config.sync.store_path)
+    timing = _Timing(clock, sleep, read_back_deadline_s, READ_BACK_INTERVAL_S)
+    if timing.deadline_s is None:
+        timing.deadline_s = check_via.VIA_DEADLINE_S if via else READ_BACK_DEADLINE_S
+    if via is not None:
+        timing.interval_s = check_via.VIA_INTERVAL_S
     try:
-        _plan_and_round_trip(client, config, run, deal_id, clock, sleep, read_back_deadline_s)
+        _plan_and_round_trip(client, config, run, deal_id, timing)
     finally:
-        _clean_up(client, run, keep)
+        _clean_up(client, run, keep, timing)
     return CheckReport(
         config_path=config.path, environment=config.environment, portal_id=run.portal_id, steps=tuple(run.steps),
         manual_steps=run.manual, properties=run.properties, deal_id=run.deal_id, deal_created=run.created,
         deal_kept=bool(run.deal_id) and (keep or not run.created), requests=client.stats.requests - requests_before,
-        seconds=clock() - started, started_at=started_at,
+        seconds=clock() - started, started_at=started_at, via=run.via.url if run.via else None,
+        latency_s=run.latency,
     )
 
 
-def _plan_and_round_trip(client, config, run: _Run, deal_id, clock, sleep, deadline_s) -> None:
+def _plan_and_round_trip(client, config, run: _Run, deal_id, timing: _Timing) -> None:
     rules = Rules.from_config(config)
     try:
         plan, live = make_plan(client, config)
@@ -236,27 +319,22 @@ def _plan_and_round_trip(client, config, run: _Run, deal_id, clock, sleep, deadl
         run.add("scopes", FAILED, _scope_text(exc))
         return
     run.add("scopes", PASSED, "the token may read and write deals")
-    properties = rules.properties
     try:
-        if not _take_deal(client, run, deal_id, properties):
+        if not _take_deal(client, run, deal_id, rules.properties):
             return
-        line = snapshot_line(rules, run.deal_id, datetime.now(timezone.utc).isoformat())
-        run.pushed = True
-        report, sent = _push(client, rules, line)
+        if run.via is None:
+            if not _push(client, rules, run, snapshot_line(rules, run.deal_id, datetime.now(timezone.utc).isoformat())):
+                return
+        elif not _post(rules, run, timing):
+            return
     except MissingScopesError as exc:
         run.add("scopes", FAILED, _scope_text(exc))
         return
     except ProvisionerError as exc:
-        run.add("push", FAILED, str(exc))
+        run.add("push", FAILED, str(exc) + (f" ({exc.hint})" if exc.hint else ""))
         return
-    if not report.ok or report.written != 1:
-        reasons = "; ".join(p.reason for p in report.problems) or report.aborted or "HubSpot did not confirm it"
-        run.add("push", FAILED, f"the value sync did not write deal {run.deal_id}: {reasons}")
-        return
-    run.add("push", PASSED, f"{len(sent)} value(s) written to deal {run.deal_id} by the value sync "
-                            f"({report.requests} request(s))")
     try:
-        _read_back(client, rules, run, sent, clock, sleep, deadline_s)
+        _read_back(client, rules, run, timing)
     except ProvisionerError as exc:
         run.add("read back", FAILED, str(exc))
 
@@ -282,9 +360,11 @@ def _take_deal(client: HubSpotClient, run: _Run, deal_id: str | None, properties
     return run.add("deal", PASSED, f"created test deal {run.deal_id} '{name}'")
 
 
-def _read_back(client, rules: Rules, run: _Run, sent: dict[str, str], clock, sleep, deadline_s: float) -> None:
+def _read_back(client, rules: Rules, run: _Run, timing: _Timing) -> None:
+    """Read the deal until it shows every value sent, or the deadline passes."""
     fields = {prop: accord_field for accord_field, prop in rules.mapping.items()}
-    deadline = clock() + deadline_s
+    sent, deadline_s = run.sent, timing.deadline_s
+    deadline = timing.clock() + deadline_s
     order = list(rules.mapping.values())
     while True:
         read = _read_values(client, run.deal_id, sorted(sent))
@@ -293,9 +373,13 @@ def _read_back(client, rules: Rules, run: _Run, sent: dict[str, str], clock, sle
                           same_value(value, read.get(prop), prop in rules.number_properties))
             for prop, value in sorted(sent.items(), key=lambda item: order.index(item[0]))
         ) if read is not None else ()
-        if (read is not None and all(check.matches for check in checks)) or clock() >= deadline:
+        if read is not None and all(check.matches for check in checks):
+            if run.via is not None:
+                run.latency = timing.clock() - run.via.posted_at
             break
-        sleep(READ_BACK_INTERVAL_S)  # HubSpot's read-after-write lag
+        if timing.clock() >= deadline:
+            break
+        timing.sleep(timing.interval_s)  # HubSpot's read-after-write lag, the service's batching delay
     if read is None:
         run.add("read back", FAILED, f"deal {run.deal_id} cannot be read back (waited {deadline_s:g} s)")
         return
@@ -304,7 +388,8 @@ def _read_back(client, rules: Rules, run: _Run, sent: dict[str, str], clock, sle
     if wrong:
         run.add("read back", FAILED, f"{len(wrong)} of {len(checks)} properties differ: {', '.join(wrong)}")
     else:
-        run.add("read back", PASSED, f"{len(checks)} of {len(checks)} properties read back as sent")
+        latency = f" {run.latency:.2f} s after the event was posted" if run.latency is not None else ""
+        run.add("read back", PASSED, f"{len(checks)} of {len(checks)} properties read back as sent{latency}")
     _check_url_limit(rules, run, checks)
 
 
@@ -323,22 +408,42 @@ def _check_url_limit(rules: Rules, run: _Run, checks: tuple[PropertyCheck, ...])
                                      "the value was cut short (is the portal's character limit smaller?)")
 
 
-def _clean_up(client: HubSpotClient, run: _Run, keep: bool) -> None:
+def _clean_up(client: HubSpotClient, run: _Run, keep: bool, timing: _Timing) -> None:
     if run.deal_id is None:
         return
+    store = "the sync store was not touched"
     try:
+        settled = run.via is None or not run.pushed or _settle_service(run, timing)
         if run.created and not keep:
             client.archive_deal(run.deal_id)
-            run.add("cleanup", PASSED, f"archived test deal {run.deal_id}; the sync store was not touched")
+            done = f"archived test deal {run.deal_id}"
         elif run.created:
-            run.add("cleanup", PASSED, f"kept test deal {run.deal_id} (--keep); the sync store was not touched")
+            done = f"kept test deal {run.deal_id} (--keep)"
         elif run.previous is not None and run.pushed:
             values = {prop: "" if value is None else value for prop, value in run.previous.items()}
             client.batch_update_deals([(run.deal_id, values)])
-            run.add("cleanup", PASSED, f"restored the previous values of deal {run.deal_id}; "
-                                       "the sync store was not touched")
-        elif run.previous is not None:
-            run.add("cleanup", PASSED, f"deal {run.deal_id} unchanged; the sync store was not touched")
-    except ProvisionerError as exc:
+            done = f"restored the previous values of deal {run.deal_id}"
+        else:
+            done = f"deal {run.deal_id} unchanged"
+        if run.via is not None and run.via.rows_before is not None:
+            check_via.put_back_deal_rows(run.via.store_path, run.deal_id, run.via.rows_before, run.via.dedup_keys)
+            store = "the service's sync store holds for the deal what it held before"
+        if not settled:
+            run.add("cleanup", FAILED, f"{done}; the service did not record HubSpot's confirmation in "
+                                       f"{run.via.store_path} within {timing.deadline_s:g} s: is it the store "
+                                       "`provisioner serve` uses (same file and environment)?")
+            return
+        run.add("cleanup", PASSED, f"{done}; {store}")
+    except (ProvisionerError, OSError, sqlite3.Error) as exc:
         what = "archive test deal" if run.created else "restore the values of deal"
-        run.add("cleanup", FAILED, f"could not {what} {run.deal_id}: {exc}")
+        run.add("cleanup", FAILED, f"could not {what} {run.deal_id} or put the store back: {exc}")
+
+
+def _settle_service(run: _Run, timing: _Timing) -> bool:
+    """Wait (bounded) until the service has recorded HubSpot's confirmation, so nothing lands after cleanup."""
+    deadline = timing.clock() + timing.deadline_s
+    while not check_via.has_confirmed(run.via.store_path, run.deal_id, run.sent):
+        if timing.clock() >= deadline:
+            return False
+        timing.sleep(timing.interval_s)
+    return True

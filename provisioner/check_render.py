@@ -44,6 +44,8 @@ def render_text(report: CheckReport) -> str:
                 read = "same" if check.read == check.sent else _short(check.read)
                 lines.append(f"         {name}  sent {_short(check.sent)}  read {read}  "
                              + ("match" if check.matches else "DIFFERS"))
+    if report.latency_s is not None:
+        lines += ["", f"Event-to-deal latency through {report.via}: {report.latency_s:.2f} s"]
     lines += ["", f"{_verdict(report)} ({report.requests} HTTP request(s), {report.seconds:.1f} s)"]
     return "\n".join(lines) + "\n"
 
@@ -67,6 +69,8 @@ def report_dict(report: CheckReport) -> dict[str, Any]:
             {"field": c.field, "property": c.property, "sent": c.sent, "read": c.read, "matches": c.matches}
             for c in report.properties
         ],
+        "via": report.via,
+        "latency_s": None if report.latency_s is None else round(report.latency_s, 3),
         "requests": report.requests,
         "seconds": round(report.seconds, 3),
     }
@@ -84,6 +88,8 @@ def render_markdown(report: CheckReport) -> str:
     lines = [f"### provisioner check: {_verdict(report)}", ""]
     lines.append(f"Portal `{report.portal_id}`, file `{report.config_path}`"
                  + (f", environment `{report.environment}`" if report.environment else "") + ".")
+    if report.latency_s is not None:
+        lines += ["", f"Event-to-deal latency through `{report.via}`: {report.latency_s:.2f} s."]
     lines += ["", "| | Step | Detail |", "|---|---|---|"]
     lines += [f"| {_MD_MARK[s.status]} | {s.name} | {_md(s.detail)} |" for s in report.steps]
     if report.properties:

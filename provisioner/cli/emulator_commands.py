@@ -61,9 +61,13 @@ def emulator_group() -> None:
               help="Where HubSpot's behaviour is unconfirmed: --strict refuses (validation rules enforced on "
                    "record writes, unknown body fields rejected, no rule removal); --lenient allows.")
 @click.option("--retry-after", is_flag=True, help="Send Retry-After on 429 answers (HubSpot does not document it).")
+@click.option("--webhook-url", default=None,
+              help="Post deal property changes here as HubSpot's v3-signed app webhooks (loopback only).")
+@click.option("--client-secret", default=None, help="The app's client secret that signs the webhooks.")
+@click.option("--app-id", default=1, show_default=True, type=int, help="appId of the webhooks (sourceId of API writes).")
 def serve(host, port, state_file, request_log, token, scopes, portal_id, account_type, burst_limit, burst_window_s,
           daily_limit, fault_rate, fault_kinds, fault_sequence, fault_path, slow_s, seed, lag, strict,
-          retry_after) -> None:
+          retry_after, webhook_url, client_secret, app_id) -> None:
     """Serve an emulated HubSpot portal until Ctrl-C.
 
     Point any HubSpot client at the printed URL: for this tool, HUBSPOT_BASE_URL=<url> and any
@@ -97,6 +101,19 @@ def serve(host, port, state_file, request_log, token, scopes, portal_id, account
         raise UsageError(f"fault settings: {exc}") from None
     except (StateFileError, OSError) as exc:
         raise UsageError(f"--state/--request-log: {exc}") from None
+    webhooks = None
+    if webhook_url:
+        from provisioner.emulator.webhooks import WebhookSender
+
+        if not client_secret:
+            emulator.close()
+            raise UsageError("--webhook-url needs --client-secret (the secret that signs the webhooks)")
+        try:
+            webhooks = WebhookSender(webhook_url, client_secret, app_id=app_id, portal_id=portal_id)
+        except ValueError as exc:
+            emulator.close()
+            raise UsageError(f"--webhook-url: {exc}") from None
+        webhooks.attach(emulator)
     try:
         server = make_emulator_server(emulator, host, port)
     except OSError as exc:
@@ -116,6 +133,8 @@ def serve(host, port, state_file, request_log, token, scopes, portal_id, account
     finally:
         server.shutdown()
         server.server_close()
+        if webhooks is not None:
+            webhooks.close()
         emulator.close()
 
 

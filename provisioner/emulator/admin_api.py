@@ -122,6 +122,10 @@ def _dispatch(emulator, method: str, path: str, body: bytes):
         elif method != "GET":
             raise AdminError(405, f"{method} not allowed on {path}")
         return 200, {"sections": emulator.ui_sidebar()}
+    if rest.startswith("/ui/deals/") and method == "PATCH":
+        from provisioner.emulator.webhooks import ui_edit_deal
+
+        return ui_edit_deal(emulator, unquote(rest[len("/ui/deals/"):]), _json(body))
     raise AdminError(404, f"no emulator endpoint {method} {path}")
 
 

@@ -91,6 +91,7 @@ class Emulator:
         self._log = None
         if self.settings.request_log:
             self._log = open(self.settings.request_log, "a", encoding="utf-8")  # noqa: SIM115 - lives with the app
+        self.webhooks = None  # a webhooks.WebhookSender, when app webhooks are on
         self.store: Store | None = None
         if self.settings.state_file:
             self.store = Store(self.settings.state_file)
@@ -154,6 +155,8 @@ class Emulator:
                 result = handler(call, *args)
             finally:
                 self._persist()
+                if self.webhooks is not None:
+                    self.webhooks.after_request(self.portal)
             status, body = result[0], result[1]
             if len(result) > 2:
                 headers.update(result[2])

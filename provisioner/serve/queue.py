@@ -1,0 +1,333 @@
+"""The durable queue under ``serve`` and ``sync worker``: the one place that touches the sync store.
+
+The queue is the sync store itself: a deal property is *pending* while its desired value differs
+from the value HubSpot last confirmed (no second queue to keep in step). This module adds, in the
+same SQLite file, the tables only the service needs:
+- ``serve_seen``: dedup keys of deliveries (``webhook-id``), records (own id or hash) and HubSpot
+  webhook events (``eventId``) with when they were first seen; expired after ``SEEN_TTL_S``
+  (7 days, longer than any sender's retry schedule: Svix retries for about 3 days, HubSpot
+  for 3 days), so the table stays bounded;
+- ``guard_edits``: hand edits the guard saw, what it did (restored, reported, deleted);
+- ``deals_gone``: deals HubSpot said were deleted; the worker no longer sends to them.
+
+Every write of a commit (intake, guard) happens in one transaction with ``synchronous=FULL``,
+so a request answered after ``commit`` returned is on disk.
+
+The interface (``commit``, ``pending``, ``send``) is small on purpose: the PostgreSQL store of
+the next step implements the same three.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from provisioner.sync.engine import PushReport, _record
+from provisioner.sync.engine import accept as accept_snapshots
+from provisioner.sync.events import Invalid, Rules, Snapshot, format_instant
+from provisioner.sync.sender import WRITTEN, send_updates
+from provisioner.sync.store import Desired, NewDeadLetter, SyncStore
+
+SEEN_TTL_S = 7 * 24 * 3600
+_PRUNE_ROWS = 5000  # at most this many expired keys are dropped per commit
+_CHUNK = 500  # SQLite's variable limit is well above; keeps statements small
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS serve_seen (key TEXT PRIMARY KEY, seen_at REAL NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS serve_seen_by_time ON serve_seen (seen_at);
+CREATE TABLE IF NOT EXISTS guard_edits (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, deal_id TEXT NOT NULL, property TEXT, value TEXT,
+    change_source TEXT, source_id TEXT, occurred_at TEXT, recorded_at TEXT NOT NULL, action TEXT NOT NULL,
+    recorded_s REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS guard_edits_by_value ON guard_edits (deal_id, property, recorded_s);
+CREATE TABLE IF NOT EXISTS deals_gone (deal_id TEXT PRIMARY KEY, occurred_at TEXT, recorded_at TEXT NOT NULL)
+    WITHOUT ROWID;
+"""
+
+
+def iso(seconds: float) -> str:
+    """The store's time format (sorts as text, as ``confirmed_at`` does)."""
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class GuardEvent:
+    """One HubSpot webhook event, already checked for shape."""
+
+    key: str  # dedup key
+    kind: str  # "change" or "deletion"
+    deal_id: str
+    occurred_ms: int
+    property: str | None = None
+    value: str | None = None
+    change_source: str = ""
+    source_id: str = ""
+
+
+@dataclass
+class Job:
+    """What one request asks the commit to make durable."""
+
+    delivery_key: str | None = None  # webhook-id: a whole redelivery is a duplicate
+    records: list = field(default_factory=list)  # intake.Record
+    guard: list[GuardEvent] = field(default_factory=list)
+    # filled by the commit
+    results: list[str] = field(default_factory=list)  # per record: accepted|duplicate|invalid|ignored
+    guard_results: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CommitOutcome:
+    pending_deals: set[str] = field(default_factory=set)  # deals with a value HubSpot does not hold yet
+    restored_deals: set[str] = field(default_factory=set)  # of those, deals the guard restores
+    restores: int = 0
+    reported: int = 0
+
+
+@dataclass(frozen=True)
+class GuardPolicy:
+    app_id: str | None = None  # writes whose sourceId is our app are our own echoes
+    restores_per_hour: int = 3
+
+
+class Queue:
+    """The queue over the SQLite sync store at ``path``. One instance per thread."""
+
+    def __init__(self, path: str, rules: Rules, *, clock=time.time) -> None:
+        self.store = SyncStore(path)
+        self.rules = rules
+        self._clock = clock
+        self._fields = {prop: accord_field for accord_field, prop in rules.mapping.items()}
+        self._read = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._read.executescript(_SCHEMA)
+        self._commits = 0
+
+    def close(self) -> None:
+        self._read.close()
+        self.store.close()
+
+    # ---- intake and guard: one transaction for many requests --------------------------------------
+    def commit(self, jobs: list[Job], policy: GuardPolicy = GuardPolicy()) -> CommitOutcome:
+        """Make every job durable in one transaction; fills each job's per-record results."""
+        now = self._clock()
+        outcome = CommitOutcome()
+        with self.store.transaction() as db:
+            snapshots: list[Snapshot] = []
+            letters: list[NewDeadLetter] = []
+            seen_now: set[str] = set()
+            for job in jobs:
+                if job.delivery_key is not None and self._seen(db, job.delivery_key, seen_now):
+                    job.results = ["duplicate"] * len(job.records)
+                    job.guard_results = ["duplicate"] * len(job.guard)
+                    continue
+                if job.delivery_key is not None:
+                    seen_now.add(job.delivery_key)
+                for record in job.records:
+                    parsed = record.parsed
+                    if type(parsed) is Invalid:
+                        letters.append(NewDeadLetter(
+                            "input", parsed.reason, parsed.raw, parsed.accord_id, parsed.deal_id,
+                            None if parsed.occurred_at is None else format_instant(parsed.occurred_at)))
+                        job.results.append("invalid")
+                    elif self._seen(db, record.key, seen_now):
+                        job.results.append("duplicate")
+                    elif type(parsed) is Snapshot:
+                        seen_now.add(record.key)
+                        snapshots.append(parsed)
+                        job.results.append("accepted")
+                    else:
+                        seen_now.add(record.key)
+                        job.results.append("ignored")
+            if snapshots:
+                outcome.pending_deals |= self._accept(db, snapshots)
+            if letters:
+                SyncStore.add_dead_letters(db, letters)
+            for job in jobs:
+                if not job.guard_results:
+                    job.guard_results = [self._guard(db, event, policy, now, seen_now, outcome) for event in job.guard]
+            db.executemany("INSERT OR IGNORE INTO serve_seen VALUES (?, ?)", ((key, now) for key in seen_now))
+            self._commits += 1
+            if self._commits % 100 == 1:
+                db.execute(
+                    "DELETE FROM serve_seen WHERE key IN (SELECT key FROM serve_seen WHERE seen_at < ? LIMIT ?)",
+                    (now - SEEN_TTL_S, _PRUNE_ROWS),
+                )
+        return outcome
+
+    @staticmethod
+    def _seen(db: sqlite3.Connection, key: str, seen_now: set[str]) -> bool:
+        return key in seen_now or db.execute("SELECT 1 FROM serve_seen WHERE key = ?", (key,)).fetchone() is not None
+
+    def _accept(self, db: sqlite3.Connection, snapshots: list[Snapshot]) -> set[str]:
+        """Record the snapshots as ``sync push`` does (watermarks, newest value wins); the deals now pending."""
+        deals = sorted({s.deal_id for s in snapshots})
+        desired = _load_desired(db, deals)
+        keys = sorted({(s.accord_id, s.deal_id) for s in snapshots})
+        watermarks = {}
+        for accord_id, deal_id in keys:
+            row = db.execute("SELECT occurred_at FROM watermarks WHERE accord_id = ? AND deal_id = ?",
+                             (accord_id, deal_id)).fetchone()
+            if row is not None:
+                watermarks[(accord_id, deal_id)] = row[0]
+        _accepted, _stale, changed, marks = accept_snapshots(snapshots, desired, watermarks)
+        SyncStore.put_desired(db, ((deal, prop, d) for (deal, prop), d in sorted(changed.items())))
+        SyncStore.put_watermarks(db, ((accord, deal, at) for (accord, deal), at in sorted(marks.items())))
+        confirmed = _load_confirmed(db, sorted({deal for deal, _prop in changed}))
+        return {deal for (deal, prop), d in changed.items() if confirmed.get(deal, {}).get(prop) != d.value}
+
+    def _guard(self, db: sqlite3.Connection, event: GuardEvent, policy: GuardPolicy, now: float,
+               seen_now: set[str], outcome: CommitOutcome) -> str:
+        """One HubSpot event: duplicate, ignored, echo, restored, reported or deleted."""
+        if self._seen(db, event.key, seen_now):
+            return "duplicate"
+        seen_now.add(event.key)
+        occurred = iso(event.occurred_ms / 1000.0)
+        if event.kind == "deletion":
+            db.execute("INSERT OR REPLACE INTO deals_gone VALUES (?, ?, ?)", (event.deal_id, occurred, iso(now)))
+            self._log_edit(db, event, occurred, now, "deleted")
+            return "deleted"
+        if event.property not in self.rules.properties:
+            return "ignored"
+        if db.execute("SELECT 1 FROM deals_gone WHERE deal_id = ?", (event.deal_id,)).fetchone():
+            return "ignored"
+        value = event.value or ""
+        wanted = db.execute("SELECT value FROM desired WHERE deal_id = ? AND property = ?",
+                            (event.deal_id, event.property)).fetchone()
+        # What Accord wants is never a hand edit, even before the tool recorded HubSpot's answer.
+        if (wanted is not None and value == wanted[0]) or (policy.app_id and event.source_id == policy.app_id):
+            return "echo"
+        row = db.execute("SELECT value, confirmed_at FROM confirmed WHERE deal_id = ? AND property = ?",
+                         (event.deal_id, event.property)).fetchone()
+        if row is None:
+            return "ignored"  # the tool never wrote this property of this deal: nothing to defend
+        confirmed, confirmed_at = row
+        if value == confirmed:
+            return "echo"
+        if occurred < confirmed_at:
+            return "stale"  # the tool wrote the property after this change: already overwritten
+        restored = db.execute(
+            "SELECT COUNT(*) FROM guard_edits WHERE deal_id = ? AND property = ? AND action = 'restored'"
+            " AND recorded_s > ?", (event.deal_id, event.property, now - 3600)).fetchone()[0]
+        if restored >= policy.restores_per_hour:
+            self._log_edit(db, event, occurred, now, "reported")
+            outcome.reported += 1
+            return "reported"
+        # HubSpot now holds the hand-written value: recording that makes the wanted value pending
+        # again, and the worker writes it back through the same queue as every other value.
+        db.execute("UPDATE confirmed SET value = ? WHERE deal_id = ? AND property = ?",
+                   (value, event.deal_id, event.property))
+        self._log_edit(db, event, occurred, now, "restored")
+        outcome.restores += 1
+        outcome.pending_deals.add(event.deal_id)
+        outcome.restored_deals.add(event.deal_id)
+        return "restored"
+
+    @staticmethod
+    def _log_edit(db: sqlite3.Connection, event: GuardEvent, occurred: str, now: float, action: str) -> None:
+        db.execute(
+            "INSERT INTO guard_edits (deal_id, property, value, change_source, source_id, occurred_at, recorded_at,"
+            " action, recorded_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (event.deal_id, event.property, event.value, event.change_source, event.source_id, occurred, iso(now),
+             action, now),
+        )
+
+    # ---- the worker's side ------------------------------------------------------------------------
+    def pending_deal_ids(self, limit: int = 1_000_000) -> list[str]:
+        """Deals with a value HubSpot does not hold (a scan: at start and now and then)."""
+        return [row[0] for row in self._read.execute(
+            "SELECT DISTINCT d.deal_id FROM desired d LEFT JOIN confirmed c"
+            " ON c.deal_id = d.deal_id AND c.property = d.property"
+            " WHERE (c.value IS NULL OR c.value != d.value)"
+            " AND NOT EXISTS (SELECT 1 FROM deals_gone g WHERE g.deal_id = d.deal_id) LIMIT ?", (limit,))]
+
+    def pending(self, deals: Iterable[str], limit: int = 100) -> list[tuple[str, dict[str, str]]]:
+        """Up to ``limit`` of ``deals``, in that order, with the values HubSpot does not hold yet."""
+        query = (
+            "SELECT d.property, d.value FROM desired d LEFT JOIN confirmed c"
+            " ON c.deal_id = d.deal_id AND c.property = d.property"
+            " WHERE d.deal_id = ? AND (c.value IS NULL OR c.value != d.value)"
+            " AND NOT EXISTS (SELECT 1 FROM deals_gone g WHERE g.deal_id = d.deal_id) ORDER BY d.property"
+        )
+        work = []
+        for deal_id in deals:
+            values = dict(self._read.execute(query, (deal_id,)).fetchall())
+            if values:
+                work.append((deal_id, values))
+                if len(work) >= limit:
+                    break
+        return work
+
+    def send(self, client, work: list[tuple[str, dict[str, str]]]) -> tuple[PushReport, set[str]]:
+        """Send one batch and record HubSpot's answer as ``sync push`` does; the deals confirmed.
+
+        Raises what stops sending (daily limit, portal unreachable, a mapped property missing):
+        nothing unconfirmed is recorded, so the values stay pending.
+        """
+        report = PushReport(deals_to_write=len(work))
+        deals = [deal for deal, _values in work]
+        with self.store.transaction() as db:  # a consistent read of exactly these rows
+            desired = _load_desired(db, deals)
+            confirmed = _load_confirmed(db, deals)
+        written: set[str] = set()
+        for outcomes in send_updates(client, work):
+            _record(self.store, outcomes, desired, confirmed, self._fields, report)
+            written.update(o.deal_id for o in outcomes if o.status == WRITTEN)
+        return report, written
+
+    def depth(self) -> int:
+        """Deal properties pending (for the metrics; a scan, so called at most every few seconds)."""
+        return self._read.execute(
+            "SELECT COUNT(*) FROM desired d LEFT JOIN confirmed c ON c.deal_id = d.deal_id"
+            " AND c.property = d.property WHERE c.value IS NULL OR c.value != d.value").fetchone()[0]
+
+    def writable(self) -> bool:
+        """Whether a write could start now (takes the write lock and lets it go; writes nothing)."""
+        try:
+            self._read.execute("BEGIN IMMEDIATE")
+            self._read.execute("ROLLBACK")
+            return True
+        except sqlite3.Error:
+            return False
+
+
+def guard_log(path: str) -> list[dict]:
+    """The guard's record of hand edits, oldest first (for ``sync guard-log``)."""
+    db = sqlite3.connect(path)
+    try:
+        db.executescript(_SCHEMA)
+        rows = db.execute(
+            "SELECT id, deal_id, property, value, change_source, source_id, occurred_at, recorded_at, action"
+            " FROM guard_edits ORDER BY id").fetchall()
+    finally:
+        db.close()
+    names = ("id", "deal_id", "property", "value", "change_source", "source_id", "occurred_at", "recorded_at",
+             "action")
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def _load_desired(db: sqlite3.Connection, deals: list[str]) -> dict[str, dict[str, Desired]]:
+    out: dict[str, dict[str, Desired]] = {}
+    for start in range(0, len(deals), _CHUNK):
+        chunk = deals[start:start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        for deal, prop, value, at, accord, event in db.execute(
+            f"SELECT deal_id, property, value, occurred_at, accord_id, event FROM desired WHERE deal_id IN ({marks})",
+            chunk,
+        ):
+            out.setdefault(deal, {})[prop] = Desired(value, at, accord, event)
+    return out
+
+
+def _load_confirmed(db: sqlite3.Connection, deals: list[str]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for start in range(0, len(deals), _CHUNK):
+        chunk = deals[start:start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        for deal, prop, value in db.execute(
+            f"SELECT deal_id, property, value FROM confirmed WHERE deal_id IN ({marks})", chunk
+        ):
+            out.setdefault(deal, {})[prop] = value
+    return out
