@@ -53,6 +53,10 @@ class ConnectionFailed(ProvisionerError):
     """The portal could not be reached at all (DNS, refused, timeouts after retries)."""
 
 
+class DeadlineExceeded(ConnectionFailed):
+    """No answer in time: a request outlived its own timeout, or the command its PROVISIONER_TIMEOUT."""
+
+
 class PortalGuardError(ProvisionerError):
     """The portal answering is not the one the file (or saved plan) is for."""
 

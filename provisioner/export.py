@@ -21,7 +21,15 @@ from provisioner.config.build import RULE_KEYS
 from provisioner.config.semantic import ACCORD_FIELD_TYPES
 from provisioner.errors import UsageError
 from provisioner.files import write_atomic
-from provisioner.model import FIELD_TYPES, Config, Group, LiveState, Property, ValidationRule
+from provisioner.model import (
+    DEFAULT_API_VERSION,
+    FIELD_TYPES,
+    Config,
+    Group,
+    LiveState,
+    Property,
+    ValidationRule,
+)
 
 # Fields an environment may override, besides access (which no API can read).
 OVERRIDABLE = ("label", "description", "display_order", "options", "rules")
@@ -169,7 +177,7 @@ def export_document(
     live: LiveState,
     *,
     exported_at: str,
-    api_version: str = "2026-03",
+    api_version: str = DEFAULT_API_VERSION,
     groups: Sequence[str] = (),
     all_custom: bool = False,
     existing: ExistingFile | None = None,

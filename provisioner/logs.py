@@ -12,24 +12,69 @@ import os
 import re
 import sys
 from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote, quote_plus
 
 LOGGER = "provisioner"
 FORMATS = ("text", "json")
 # Anything that looks like a bearer credential, whatever the source of the text.
 _BEARER = re.compile(r"(Bearer\s+)[^\s'\",]+", re.IGNORECASE)
+# A URL's user-info (user:password@), in text that may not even parse as a URL.
+_URL_CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#\s'\"]*@")
 _TOKEN_VARIABLES = ("HUBSPOT_ACCESS_TOKEN",)
+# Shorter values are not masked: they would garble every message and are no real credential.
+MIN_SECRET_LENGTH = 4
+MASK = "***"
 
 _state = {"format": "text"}
+# Every spelling of every secret registered in this process, longest first when masking.
+_masks: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Mask this value (and its escaped spellings) in every message from now on, in this process."""
+    if value and len(value) >= MIN_SECRET_LENGTH:
+        _masks.update(_spellings(value))
+
+
+def _spellings(secret: str) -> set[str]:
+    """The ways a secret can appear in a message: as is, escaped by repr or JSON, percent-encoded."""
+    forms = {
+        secret,
+        secret.strip(),
+        repr(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+        repr(secret.encode("utf-8", "surrogatepass"))[2:-1],
+    }
+    return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
 
 
 def redact(text: str) -> str:
-    """The text with the access token (from the environment) and any bearer credential masked."""
-    text = _BEARER.sub(r"\1***", text)
+    """The text with every known secret, any bearer credential and any URL user-info masked."""
+    masks = set(_masks)
     for name in _TOKEN_VARIABLES:
-        secret = os.environ.get(name)
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
+        secret = os.environ.get(name) or ""
+        if len(secret) >= MIN_SECRET_LENGTH:
+            masks.update(_spellings(secret))
+    for form in sorted(masks, key=len, reverse=True):
+        if form in text:
+            text = text.replace(form, MASK)
+    text = _BEARER.sub(r"\1" + MASK, text)
+    return _URL_CREDENTIALS.sub(r"\1" + MASK + "@", text)
+
+
+def redact_json(value: Any) -> Any:
+    """A JSON value (an API error body) with every string in it redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [redact_json(item) for item in value]
+    if isinstance(value, dict):
+        return {redact(str(key)): redact_json(item) for key, item in value.items()}
+    return value
 
 
 class _Stderr(logging.StreamHandler):

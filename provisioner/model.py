@@ -13,6 +13,9 @@ from types import MappingProxyType
 
 OBJECT_TYPE = "deals"
 OBJECT_TYPE_ID = "0-3"
+# HubSpot API path families: the date-versioned one (the default) and the older /v3/ one.
+API_VERSIONS = ("2026-03", "v3")
+DEFAULT_API_VERSION = API_VERSIONS[0]
 
 # HubSpot's valid (type, fieldType) pairs.
 FIELD_TYPES: Mapping[str, frozenset[str]] = MappingProxyType(
@@ -172,7 +175,7 @@ class Config:
     digest: str  # sha256 of the file's bytes
     desired: SchemaState
     portal_id: int | None = None
-    api_version: str = "2026-03"
+    api_version: str = DEFAULT_API_VERSION
     environment: str | None = None
     # Property names declared for archiving (tombstones); apply needs --allow-archive.
     tombstones: tuple[str, ...] = ()

@@ -77,14 +77,14 @@ def _print_error(error: ProvisionerError) -> None:
             click.echo(str(problem), err=True)
         click.echo(f"error: {len(error.problems)} problem(s) found", err=True)
     else:
-        click.echo(f"error: {error}", err=True)
+        click.echo(logs.redact(f"error: {error}"), err=True)
     if isinstance(error, ApplyError):
         for line in error.done:
             click.echo(f"  done:     {line}", err=True)
         for line in error.not_done:
             click.echo(f"  not done: {line}", err=True)
     if error.hint:
-        click.echo(f"hint: {error.hint}", err=True)
+        click.echo(logs.redact(f"hint: {error.hint}"), err=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,9 +7,9 @@ import functools
 import click
 
 from provisioner.config import DEFAULT_CONFIG_FILE, ENVIRONMENT_VARIABLE, load_config
-from provisioner.hubspot.client import API_VERSIONS, TIERS, HubSpotClient
+from provisioner.hubspot.client import TIERS, HubSpotClient
 from provisioner.hubspot.connect import connect
-from provisioner.model import Config
+from provisioner.model import API_VERSIONS, DEFAULT_API_VERSION, Config
 
 
 def config_option(func):
@@ -34,7 +34,8 @@ def portal_options(func):
     @click.option("--local", is_flag=True,
                   help="Use the embedded local portal (state in .provisioner/, no account needed).")
     @click.option("--api-version", type=click.Choice(API_VERSIONS), default=None,
-                  help="HubSpot API path family (default: HUBSPOT_API_VERSION, else the file's, else 2026-03).")
+                  help="HubSpot API path family (default: HUBSPOT_API_VERSION, else the file's, "
+                  f"else {DEFAULT_API_VERSION}).")
     @click.option("--tier", type=click.Choice(list(TIERS)), default=None,
                   help="The portal's rate-limit tier, sizes the request rate (default: HUBSPOT_TIER or starter).")
     @functools.wraps(func)

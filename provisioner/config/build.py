@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from provisioner.model import (
+    DEFAULT_API_VERSION,
     TRIGGER_EVENTS,
     Config,
     CrmCard,
@@ -20,7 +21,6 @@ from provisioner.model import (
     ValidationRule,
 )
 
-DEFAULT_API_VERSION = "2026-03"
 DEFAULT_STORE = ".provisioner/sync.sqlite"
 # File key -> HubSpot ruleType, in the order rules are listed.
 RULE_KEYS = {

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from provisioner.errors import UsageError
 from provisioner.hubspot.client import DEFAULT_BASE_URL, HubSpotClient
+from provisioner.hubspot.deadline import TIMEOUT_VARIABLE, parse_timeout
+from provisioner.hubspot.transport import LOCAL_TOKEN
+from provisioner.model import DEFAULT_API_VERSION
 
 LOCAL_BASE_URL = "http://local.portal"
 DEFAULT_LOCAL_STATE = ".provisioner/local-portal"
@@ -25,9 +28,10 @@ def connect(*, local: bool, api_version: str | None = None, tier: str | None = N
     """A client for the portal the command should use, from the --local flag and the environment.
 
     API version: ``api_version`` (a flag), else HUBSPOT_API_VERSION, else ``default_api_version``
-    (the file's), else 2026-03.
+    (the file's), else DEFAULT_API_VERSION. The command's overall deadline: PROVISIONER_TIMEOUT seconds.
     """
-    version = api_version or os.environ.get("HUBSPOT_API_VERSION") or default_api_version or "2026-03"
+    version = api_version or os.environ.get("HUBSPOT_API_VERSION") or default_api_version or DEFAULT_API_VERSION
+    client_options.setdefault("deadline_s", parse_timeout(os.environ.get(TIMEOUT_VARIABLE)))
     tier = tier or os.environ.get("HUBSPOT_TIER") or "starter"
     retries = os.environ.get("PROVISIONER_MAX_RETRIES")
     if retries is not None:
@@ -47,7 +51,7 @@ def connect(*, local: bool, api_version: str | None = None, tier: str | None = N
                 hint="remove that file to start an empty local portal, or point PROVISIONER_LOCAL_STATE elsewhere",
             ) from None
         return HubSpotClient(
-            LOCAL_BASE_URL, "local", api_version=version, tier="unlimited", wsgi_app=emulator.app, **client_options
+            LOCAL_BASE_URL, LOCAL_TOKEN, api_version=version, tier="unlimited", wsgi_app=emulator.app, **client_options
         )
     token = os.environ.get("HUBSPOT_ACCESS_TOKEN")
     if not token:

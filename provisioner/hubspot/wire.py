@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from provisioner import errors
+from provisioner.logs import redact
 from provisioner.model import Group, Option, Property, ValidationRule
 
 
@@ -22,17 +24,23 @@ class Record:
     id: str
     properties: dict[str, str | None]
     updated_at: str | None = None
+    url: str | None = None  # the record's page in HubSpot (object batch answers carry it)
 
 
 @dataclass(frozen=True)
 class BatchError:
-    """One failed part of a batch call (207 or 2026-09 style errors)."""
+    """One failed part of a batch call (207 or 2026-09 style errors).
+
+    Record batches name the failed inputs by id (``context.ids``); property batch create names them by
+    property name (``context.name``, a list, as live HubSpot answers).
+    """
 
     status: str
     category: str
     message: str
     ids: tuple[str, ...] = ()
     sub_category: str | None = None
+    names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -142,33 +150,61 @@ def rule_from_json(name: Any, rule: Any) -> ValidationRule:
 
 
 def record_from_json(item: Any) -> Record:
-    try:
-        return Record(id=str(item["id"]), properties=dict(item.get("properties") or {}), updated_at=item.get("updatedAt"))
-    except (KeyError, TypeError, AttributeError):
-        raise malformed("GET", "record", item) from None
+    """A record of an object batch answer: ``id`` is required, ``properties`` (strings or null) a map
+    if present; ``updatedAt`` and ``url`` are read where they are strings, as live answers carry them."""
+    record_id = item.get("id") if isinstance(item, dict) else None
+    properties = item.get("properties", {}) if isinstance(item, dict) else None
+    if not isinstance(record_id, (str, int)) or isinstance(record_id, bool) or not isinstance(properties, dict) \
+            or not all(value is None or isinstance(value, (str, int, float)) for value in properties.values()):
+        raise malformed("GET", "record", item)
+    updated, url = item.get("updatedAt"), item.get("url")
+    return Record(id=str(record_id),
+                  properties={str(k): None if v is None else str(v) for k, v in properties.items()},
+                  updated_at=updated if isinstance(updated, str) else None, url=url if isinstance(url, str) else None)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """A context entry that is one name or a list of them (HubSpot sends both)."""
+    if isinstance(value, (str, int)):
+        return (str(value),)
+    if isinstance(value, list):
+        return tuple(str(item) for item in value if isinstance(item, (str, int)))
+    return ()
 
 
 def batch_errors_from_json(body: Any) -> list[BatchError]:
+    items = body.get("errors") if isinstance(body, dict) else None
     out = []
-    for item in (body or {}).get("errors") or []:
-        context = item.get("context") or {}
-        ids = context.get("ids") or context.get("id") or []
-        if isinstance(ids, str):
-            ids = [ids]
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        context = item.get("context") if isinstance(item.get("context"), dict) else {}
+        sub_category = item.get("subCategory")
         out.append(
             BatchError(
                 status=str(item.get("status", "error")),
                 category=str(item.get("category", "")),
                 message=str(item.get("message", "")),
-                ids=tuple(str(i) for i in ids),
-                sub_category=item.get("subCategory"),
+                ids=_names(context.get("ids")) or _names(context.get("id")),
+                sub_category=None if sub_category is None else str(sub_category),
+                names=_names(context.get("name")) or _names(context.get("names")),
             )
         )
     return out
 
 
+def account_from_json(body: Any) -> AccountDetails:
+    try:
+        zone = body.get("timeZone")
+        return AccountDetails(portal_id=int(body["portalId"]), account_type=str(body.get("accountType", "")),
+                              time_zone=None if zone is None else str(zone))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise malformed("GET", "account details", body) from None
+
+
 def batch_result_from_json(body: Any) -> BatchResult:
-    status = 207 if (body or {}).get("numErrors") else 200
+    failed = isinstance(body, dict) and (body.get("numErrors") or body.get("errors"))
+    status = HTTPStatus.MULTI_STATUS if failed else HTTPStatus.OK
     records = [record_from_json(item) for item in results_of(body, "records")]
     return BatchResult(status=status, results=records, errors=batch_errors_from_json(body))
 
@@ -181,5 +217,9 @@ def results_of(body: Any, what: str) -> list:
 
 
 def malformed(method: str, what: str, body: Any) -> errors.ApiError:
-    snippet = json.dumps(body)[:200] if body is not None else "nothing"
-    return errors.ApiError(f"unexpected {what} in HubSpot's answer: {snippet}", method=method, path="", status=200)
+    try:
+        snippet = json.dumps(body)[:200] if body is not None else "nothing"
+    except (TypeError, ValueError, RecursionError):
+        snippet = type(body).__name__
+    return errors.ApiError(f"unexpected {what} in HubSpot's answer: {redact(snippet)}", method=method, path="",
+                           status=HTTPStatus.OK)

@@ -19,9 +19,8 @@ from provisioner.errors import (
     RequestValidationError,
     ServerError,
 )
+from provisioner.hubspot.batching import BATCH_LIMIT as BATCH_SIZE
 from provisioner.hubspot.client import BatchResult, HubSpotClient
-
-BATCH_SIZE = 100
 
 WRITTEN = "written"
 REJECTED = "rejected"  # HubSpot refused the values: dead letter

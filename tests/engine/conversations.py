@@ -147,6 +147,19 @@ def seed_deals(c: HubSpotClient, config: Config):
     return c.batch_create_deals([{"dealname": f"Deal {i}", "amount": str(100 * i)} for i in range(3)])
 
 
+def batches(c: HubSpotClient, config: Config):
+    """Batch calls split at HubSpot's limit of 100 inputs: 150 deals created and read back, 150 properties
+    created and archived, two requests each."""
+    created = c.batch_create_deals([{"dealname": f"Deal {i}"} for i in range(150)])
+    read = c.batch_read_deals([record.id for record in created.results], ["dealname"])
+    group = list(config.desired.groups.values())[0]
+    c.create_group(group)
+    props = [Property(f"accord_bulk_{i:03d}", f"Bulk {i}", "string", "text", group.name, "") for i in range(150)]
+    made, failures = c.batch_create_properties(props)
+    c.batch_archive_properties([prop.name for prop in props])
+    return created, read, made, failures
+
+
 CONVERSATIONS: dict[str, Callable] = {
     "plan_empty": plan_empty,
     "apply_fresh": apply_fresh,
@@ -158,6 +171,7 @@ CONVERSATIONS: dict[str, Callable] = {
     "missing_scopes": missing_scopes,
     "preflight": preflight,
     "seed_deals": seed_deals,
+    "batches": batches,
 }
 
 

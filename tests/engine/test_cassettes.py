@@ -5,6 +5,8 @@ Re-record with `python -m tests.engine.conversations` (see that module).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from provisioner import errors
@@ -100,6 +102,17 @@ def test_batch_create_of_deals_returns_their_ids():
     assert [r.properties["dealname"] for r in result.results] == ["Deal 0", "Deal 1", "Deal 2"]
     assert all(r.id.isdigit() for r in result.results)
     assert [(r.method, r.path.rsplit("/", 2)[-2:]) for r in cassette.requests] == [("POST", ["batch", "create"])]
+
+
+def test_batches_are_split_at_100_inputs():
+    (created, read, made, failures), cassette = replay("batches")
+    assert len(created.results) == 150 and {r.properties["dealname"] for r in read.results} == {
+        f"Deal {i}" for i in range(150)}
+    assert len(made) == 150 and failures == []
+    sizes = [(r.path.rsplit("/", 1)[-1], len(json.loads(r.body)["inputs"])) for r in cassette.requests
+             if "/batch/" in r.path]
+    assert sizes == [("create", 100), ("create", 50), ("read", 100), ("read", 50),
+                     ("create", 100), ("create", 50), ("archive", 100), ("archive", 50)]
 
 
 def test_no_cassette_holds_a_token():

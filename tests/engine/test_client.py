@@ -31,7 +31,9 @@ class Scripted:
 
 
 def client_for(app, **kwargs):
+    """A client whose sleeps are recorded, not slept (no pacing: the limiter has its own tests)."""
     sleeps: list[float] = []
+    kwargs.setdefault("tier", "unlimited")
     client = HubSpotClient("http://portal.test", "secret-token", wsgi_app=app, sleep=sleeps.append,
                            clock=lambda: 0.0, **kwargs)
     return client, sleeps
