@@ -42,6 +42,9 @@ def emulator_group() -> None:
               help="Requests per burst window (0: no limit). Professional/Enterprise: 190.")
 @click.option("--burst-window", "burst_window_s", default=10.0, show_default=True, type=click.FloatRange(min=0.001),
               help="Burst window in seconds.")
+@click.option("--enforce-secondly", is_flag=True,
+              help="Refuse (429) a request over the announced per-second figure, X-HubSpot-RateLimit-Secondly "
+                   "(a tenth of the burst limit). Off: HubSpot is not recorded refusing on it.")
 @click.option("--daily-limit", default=250_000, show_default=True, type=click.IntRange(min=0),
               help="Requests per day, reset at the portal's midnight (0: no limit).")
 @click.option("--fault-rate", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0),
@@ -66,7 +69,7 @@ def emulator_group() -> None:
 @click.option("--client-secret", default=None, help="The app's client secret that signs the webhooks.")
 @click.option("--app-id", default=1, show_default=True, type=int, help="appId of the webhooks (sourceId of API writes).")
 def serve(host, port, state_file, request_log, token, scopes, portal_id, account_type, burst_limit, burst_window_s,
-          daily_limit, fault_rate, fault_kinds, fault_sequence, fault_path, slow_s, seed, lag, strict,
+          enforce_secondly, daily_limit, fault_rate, fault_kinds, fault_sequence, fault_path, slow_s, seed, lag, strict,
           retry_after, webhook_url, client_secret, app_id) -> None:
     """Serve an emulated HubSpot portal until Ctrl-C.
 
@@ -87,10 +90,10 @@ def serve(host, port, state_file, request_log, token, scopes, portal_id, account
         if lag_min < 0 or lag_max < lag_min:
             raise UsageError(f"--lag {lag!r}: expected 0 <= MIN <= MAX")
     settings = EmulatorSettings(
-        portal_id=portal_id, account_type=account_type, token=token,
+        portal_id=portal_id, app_id=app_id, account_type=account_type, token=token,
         scopes=frozenset(s.strip() for s in scopes.split(",") if s.strip()) if scopes is not None else None,
         burst_limit=burst_limit or None, burst_window_s=burst_window_s, daily_limit=daily_limit or None,
-        seed=seed, fault_rate=fault_rate, fault_kinds=_faults(fault_kinds), fault_sequence=_faults(fault_sequence),
+        enforce_secondly_limit=enforce_secondly, seed=seed, fault_rate=fault_rate, fault_kinds=_faults(fault_kinds), fault_sequence=_faults(fault_sequence),
         fault_path=fault_path, slow_s=slow_s, lag_min_s=lag_min, lag_max_s=lag_max, state_file=state_file,
         request_log=request_log, enforce_validation_rules=strict, reject_unknown_fields=strict,
         rule_removal_by_empty_put=not strict, retry_after_header=retry_after,

@@ -10,10 +10,10 @@ client's mistakes). Use::
 """
 
 from provisioner.emulator.app import Emulator
-from provisioner.emulator.persist import StateFileError
+from provisioner.emulator.persist import StateFileError, StateInUse
 from provisioner.emulator.server import make_emulator_server, serve_in_thread
 from provisioner.emulator.settings import EmulatorSettings
 from provisioner.emulator.wire import DroppedConnection
 
-__all__ = ["DroppedConnection", "Emulator", "EmulatorSettings", "StateFileError", "make_emulator_server",
-           "serve_in_thread"]
+__all__ = ["DroppedConnection", "Emulator", "EmulatorSettings", "StateFileError", "StateInUse",
+           "make_emulator_server", "serve_in_thread"]

@@ -31,4 +31,4 @@ def token_info(call: Call):
     s = call.settings
     if not isinstance(token, str) or not token or (s.token is not None and token != s.token):
         raise error(404, "OBJECT_NOT_FOUND", "The access token was not found.")
-    return 200, {"userId": 1, "hubId": s.portal_id, "appId": 1, "scopes": sorted(s.granted_scopes())}
+    return 200, {"userId": 1, "hubId": s.portal_id, "appId": s.app_id, "scopes": sorted(s.granted_scopes())}

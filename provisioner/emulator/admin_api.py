@@ -84,7 +84,8 @@ def _dispatch(emulator, method: str, path: str, body: bytes):
             limits = emulator.limits
             emulator.set_rate_limits(options.get("burst_limit", limits.burst_limit),
                                      float(options.get("burst_window_s", limits.burst_window_s)),
-                                     options.get("daily_limit", limits.daily_limit))
+                                     options.get("daily_limit", limits.daily_limit),
+                                     bool(options.get("enforce_secondly", limits.enforce_secondly)))
         elif method != "GET":
             raise AdminError(405, f"{method} not allowed on {path}")
         return 200, emulator.limits.describe()

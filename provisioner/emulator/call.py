@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from provisioner.emulator.settings import EmulatorSettings
 from provisioner.emulator.state import Portal
-from provisioner.emulator.wire import error, iso, now_ms
+from provisioner.emulator.wire import error, iso, now_ms, validation_error
 
 
 @dataclass
@@ -39,6 +39,8 @@ class Call:
                 raise error(400, "VALIDATION_ERROR", "Invalid input JSON: the request body is empty.")
             try:
                 self._body = json.loads(self.raw_body)
+            except RecursionError:
+                raise error(400, "VALIDATION_ERROR", "Invalid input JSON: nested too deeply.") from None
             except (ValueError, UnicodeDecodeError) as exc:
                 line, col = getattr(exc, "lineno", 1), getattr(exc, "colno", 1)
                 raise error(
@@ -66,6 +68,15 @@ class Call:
             if not isinstance(item, dict):
                 raise error(400, "VALIDATION_ERROR", "Invalid input JSON: each input must be an object.")
         return inputs
+
+    def reject_unknown(self, body: dict, allowed: set[str], what: str) -> None:
+        """400 for fields HubSpot's schema for ``what`` does not have (a strictness switch)."""
+        unknown = sorted(set(body) - allowed)
+        if unknown and self.settings.reject_unknown_fields:
+            raise validation_error(
+                f"Invalid input JSON: unrecognised field(s) {unknown} in {what}",
+                [(f"Unrecognized field \"{key}\"", "UNRECOGNIZED_FIELD", key) for key in unknown],
+            )
 
     def batch_answer(self, results: list, errors: list, started_ms: int, success: int = 200) -> tuple[int, dict]:
         """HubSpot's batch answer: 207 with numErrors/errors for per-input failures.

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
+from http import HTTPStatus
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from provisioner.emulator.settings import FAULT_KINDS, EmulatorSettings
 from provisioner.emulator.wire import HubSpotError, error
+
+TEN_SECONDLY, DAILY, SECONDLY = "TEN_SECONDLY_ROLLING", "DAILY", "SECONDLY"
 
 
 class FaultPlan:
@@ -63,33 +67,44 @@ class FaultPlan:
         return kind
 
 
-def fault_answer(kind: str) -> HubSpotError:
+def fault_answer(kind: str, settings: EmulatorSettings) -> HubSpotError:
     """The error answer for a fault kind that answers (not drops, not slow)."""
     if kind == "429":
-        return rate_limited("TEN_SECONDLY_ROLLING")
+        return rate_limited(TEN_SECONDLY, settings)
     if kind == "429-daily":
-        return rate_limited("DAILY")
+        return rate_limited(DAILY, settings)
     if kind == "423":
         return error(423, "LOCKED", "The resource is locked by another request; try again in about 2 seconds.")
     if kind == "500":
         return error(500, "INTERNAL_ERROR", "internal error")
     status = int(kind)
     # Gateways in front of HubSpot answer 502/503/504 with an HTML page, not HubSpot's JSON.
-    text = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}[status]
-    page = HubSpotError(status, {})
-    page.html = f"<html><head><title>{status} {text}</title></head><body><h1>{status} {text}</h1></body></html>"
-    return page
+    text = HTTPStatus(status).phrase
+    return HubSpotError(status, f"<html><head><title>{status} {text}</title></head><body><h1>{status} {text}</h1>"
+                                "</body></html>")
 
 
-def rate_limited(policy: str) -> HubSpotError:
-    window = "ten_secondly_rolling" if policy == "TEN_SECONDLY_ROLLING" else "daily"
-    body = {"status": "error", "message": f"You have reached your {window} limit.", "errorType": "RATE_LIMIT",
+def rate_limited(policy: str, settings: EmulatorSettings) -> HubSpotError:
+    """HubSpot's 429 bodies, key for key as recorded (docs/emulator.md, conformance fixtures)."""
+    if policy == SECONDLY:  # recorded without policyName or correlationId
+        body = {"status": "error", "message": "You have reached your secondly limit.", "errorType": "RATE_LIMIT"}
+        return HubSpotError(429, body)
+    body = {"status": "error", "message": f"You have reached your {policy.lower()} limit.", "errorType": "RATE_LIMIT",
             "correlationId": None, "policyName": policy}
+    if policy == DAILY:
+        body["requestId"] = str(uuid.uuid4())
+    else:
+        body["groupName"] = f"publicapi:private_app-api-calls-ten-secondly:{settings.app_id}:{settings.portal_id}"
     return HubSpotError(429, body)
 
 
 class RateLimits:
-    """A rolling burst window per app and a daily count that resets at the portal's midnight."""
+    """A rolling burst window per app, its per-second figure, and a daily count reset at the portal's midnight.
+
+    HubSpot announces ``X-HubSpot-RateLimit-Secondly`` (a tenth of a 10-second window's limit) on
+    private-app answers; whether it refuses a burst over that figure is not recorded, so refusing is
+    a switch (``enforce_secondly``), off by default.
+    """
 
     def __init__(self, settings: EmulatorSettings, clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], float] = time.time) -> None:
@@ -99,9 +114,11 @@ class RateLimits:
             self.zone = ZoneInfo(settings.time_zone)
         except (ZoneInfoNotFoundError, ValueError):
             self.zone = ZoneInfo("UTC")
-        self.configure(settings.burst_limit, settings.burst_window_s, settings.daily_limit)
+        self.configure(settings.burst_limit, settings.burst_window_s, settings.daily_limit,
+                       settings.enforce_secondly_limit)
 
-    def configure(self, burst_limit: int | None, burst_window_s: float, daily_limit: int | None) -> None:
+    def configure(self, burst_limit: int | None, burst_window_s: float, daily_limit: int | None,
+                  enforce_secondly: bool = False) -> None:
         if burst_limit is not None and burst_limit < 1 or daily_limit is not None and daily_limit < 1:
             raise ValueError("limits must be at least 1 (or null to switch them off)")
         if burst_window_s <= 0:
@@ -109,6 +126,7 @@ class RateLimits:
         self.burst_limit = burst_limit
         self.burst_window_s = float(burst_window_s)
         self.daily_limit = daily_limit
+        self.enforce_secondly = bool(enforce_secondly)
         self._stamps: deque[float] = deque()
         self._day = self._today()
         self.daily_used = 0
@@ -116,7 +134,24 @@ class RateLimits:
     def describe(self) -> dict:
         self._expire()
         return {"burst_limit": self.burst_limit, "burst_window_s": self.burst_window_s,
-                "daily_limit": self.daily_limit, "burst_used": len(self._stamps), "daily_used": self.daily_used}
+                "daily_limit": self.daily_limit, "secondly_limit": self.secondly_limit,
+                "enforce_secondly": self.enforce_secondly, "burst_used": len(self._stamps),
+                "secondly_used": self._last_second(), "daily_used": self.daily_used}
+
+    @property
+    def secondly_limit(self) -> int | None:
+        """The per-second figure HubSpot announces: the window's limit spread over its seconds."""
+        if self.burst_limit is None:
+            return None
+        return max(1, int(self.burst_limit / max(1.0, self.burst_window_s)))
+
+    def _last_second(self) -> int:
+        now, used = self._clock(), 0
+        for stamp in reversed(self._stamps):
+            if now - stamp >= 1.0:
+                break
+            used += 1
+        return used
 
     def _today(self):
         return datetime.fromtimestamp(self._wall(), tz=self.zone).date()
@@ -133,9 +168,11 @@ class RateLimits:
         """Count a request; the policy it broke (then it is not counted), or None."""
         self._expire()
         if self.daily_limit is not None and self.daily_used >= self.daily_limit:
-            return "DAILY"
+            return DAILY
         if self.burst_limit is not None and len(self._stamps) >= self.burst_limit:
-            return "TEN_SECONDLY_ROLLING"
+            return TEN_SECONDLY
+        if self.enforce_secondly and self.burst_limit is not None and self._last_second() >= self.secondly_limit:
+            return SECONDLY
         self._stamps.append(self._clock())
         self.daily_used += 1
         return None
@@ -146,6 +183,8 @@ class RateLimits:
             out["X-HubSpot-RateLimit-Max"] = str(self.burst_limit)
             out["X-HubSpot-RateLimit-Remaining"] = str(max(0, self.burst_limit - len(self._stamps)))
             out["X-HubSpot-RateLimit-Interval-Milliseconds"] = str(int(self.burst_window_s * 1000))
+            out["X-HubSpot-RateLimit-Secondly"] = str(self.secondly_limit)
+            out["X-HubSpot-RateLimit-Secondly-Remaining"] = str(max(0, self.secondly_limit - self._last_second()))
         if self.daily_limit is not None:
             out["X-HubSpot-RateLimit-Daily"] = str(self.daily_limit)
             out["X-HubSpot-RateLimit-Daily-Remaining"] = str(max(0, self.daily_limit - self.daily_used))
@@ -153,5 +192,5 @@ class RateLimits:
 
     def seconds_until_free(self) -> float:
         if self.burst_limit is None or len(self._stamps) < self.burst_limit:
-            return 0.0
+            return 0.0 if not self.enforce_secondly or self.burst_limit is None else 1.0
         return max(0.0, self.burst_window_s - (self._clock() - self._stamps[0]))

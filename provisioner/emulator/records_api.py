@@ -21,10 +21,7 @@ def _value_error(call: Call, problems: list[tuple[str, ValueProblem]]):
          "localizedErrorMessage": p.message, "portalId": call.settings.portal_id}
         for name, p in problems
     ]
-    return error(
-        400, "VALIDATION_ERROR", "Property values were not valid: " + json.dumps(details, separators=(",", ":")),
-        errors=[{"message": p.message, "code": p.code, "context": {"propertyName": [name]}} for name, p in problems],
-    )
+    return error(400, "VALIDATION_ERROR", "Property values were not valid: " + json.dumps(details, separators=(",", ":")))
 
 
 def _checked(call: Call, properties, problems: list, *, creating: bool) -> dict[str, str]:
@@ -74,6 +71,14 @@ def _live_names(call: Call, names: list[str]) -> list[str]:
     return [n for n in names if n in props and not props[n]["archived"]]
 
 
+def _batch_record(call: Call, deal_id: str, deal: Deal, names: list[str]) -> dict:
+    """A record inside a batch answer: as a single read shows it, plus the record's ``url`` in HubSpot's UI."""
+    record = deal.as_json(deal_id, names)
+    s = call.settings
+    record["url"] = f"https://{s.ui_domain}/contacts/{s.portal_id}/record/0-3/{quote(deal_id)}"
+    return record
+
+
 def _create(call: Call, values: dict[str, str]) -> tuple[str, Deal]:
     portal = call.portal
     deal_id = portal.new_deal_id()
@@ -104,7 +109,7 @@ def batch_create_deals(call: Call):
     results = []
     for values in checked:
         deal_id, deal = _create(call, values)
-        results.append(deal.as_json(deal_id, _live_names(call, _requested(call, list(values)))))
+        results.append(_batch_record(call, deal_id, deal, _live_names(call, _requested(call, list(values)))))
     return call.batch_answer(results, [], started, success=201)
 
 
@@ -177,7 +182,7 @@ def batch_read_deals(call: Call):
         if deal is None:
             missing.append(deal_id)
         else:
-            results.append(deal.as_json(deal_id, names))
+            results.append(_batch_record(call, deal_id, deal, names))
     errors = [batch_error("OBJECT_NOT_FOUND", NOT_FOUND_MESSAGE, {"ids": missing})] if missing else []
     return call.batch_answer(results, errors, started)
 
@@ -223,7 +228,7 @@ def batch_update_deals(call: Call):
             missing.append(deal_id)
             continue
         _update(call, deal_id, deal, values, started)
-        results.append(deal.as_json(deal_id, _live_names(call, _requested(call, list(values)))))
+        results.append(_batch_record(call, deal_id, deal, _live_names(call, _requested(call, list(values)))))
     errors = [batch_error("OBJECT_NOT_FOUND", NOT_FOUND_MESSAGE, {"ids": missing})] if missing else []
     return call.batch_answer(results, errors, started)
 

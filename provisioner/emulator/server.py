@@ -15,6 +15,8 @@ from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 from provisioner.emulator.wire import DroppedConnection
 
+CLIENT_TIMEOUT_S = 30.0  # a client silent this long (mid-headers or mid-body) is dropped
+
 
 class _ServerHandler(ServerHandler):
     def handle_error(self):
@@ -28,6 +30,10 @@ class _ServerHandler(ServerHandler):
 
 
 class _RequestHandler(WSGIRequestHandler):
+    def setup(self):
+        self.timeout = CLIENT_TIMEOUT_S  # read when the socket is set up: a silent client cannot hold a thread
+        super().setup()
+
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         pass
 

@@ -16,11 +16,14 @@ class DroppedConnection(Exception):
 
 
 class HubSpotError(Exception):
-    """An error answer: status plus HubSpot's error body (the correlation id is added when sent)."""
+    """An error answer: status plus HubSpot's error body (the correlation id is added when sent).
 
-    def __init__(self, status: int, body: dict, headers: dict | None = None) -> None:
-        super().__init__(body.get("message", ""))
-        self.status = status
+    ``body`` may be a string: an HTML page, as the gateways in front of HubSpot answer 502-504.
+    """
+
+    def __init__(self, status: int, body: dict | str, headers: dict | None = None) -> None:
+        super().__init__(body.get("message", "") if isinstance(body, dict) else body)
+        self.status = int(status)
         self.body = body
         self.headers = headers or {}
 
@@ -40,7 +43,7 @@ def correlation_id() -> str:
 
 
 def error(status: int, category: str, message: str, *, sub_category: str | None = None,
-          errors: list | None = None, context: dict | None = None, links: dict | None = None) -> HubSpotError:
+          errors: list | None = None, context: dict | None = None) -> HubSpotError:
     """An error answer in HubSpot's standard shape (section 6 of the API facts)."""
     body: dict = {"status": "error", "message": message, "correlationId": None, "category": category}
     if sub_category:
@@ -49,13 +52,10 @@ def error(status: int, category: str, message: str, *, sub_category: str | None 
         body["errors"] = errors
     if context is not None:
         body["context"] = context
-    if links is not None:
-        body["links"] = links
     return HubSpotError(status, body)
 
 
-def validation_error(message: str, details: list[tuple[str, str, str | None]], *,
-                     sub_category: str | None = None) -> HubSpotError:
+def validation_error(message: str, details: list[tuple[str, str, str | None]]) -> HubSpotError:
     """400 VALIDATION_ERROR with ``errors[]`` of (message, code, field)."""
     items = []
     for text, code, field in details:
@@ -63,7 +63,7 @@ def validation_error(message: str, details: list[tuple[str, str, str | None]], *
         if field:
             item["in"] = field
         items.append(item)
-    return error(400, "VALIDATION_ERROR", message, sub_category=sub_category, errors=items)
+    return error(400, "VALIDATION_ERROR", message, errors=items)
 
 
 def not_found(message: str) -> HubSpotError:
@@ -71,11 +71,15 @@ def not_found(message: str) -> HubSpotError:
 
 
 def batch_error(category: str, message: str, context: dict, *, sub_category: str | None = None) -> dict:
-    """One per-input failure inside a 207 answer (HubSpot's StandardError shape)."""
-    item = {"status": "error", "category": category, "message": message, "context": context,
-            "errors": [], "links": {}}
+    """One per-input failure inside a 207 answer: status, category, (subCategory,) message, context.
+
+    Recorded answers carry no ``errors`` or ``links`` inside these items (docs/emulator.md, conformance).
+    """
+    item = {"status": "error", "category": category}
     if sub_category:
         item["subCategory"] = sub_category
+    item["message"] = message
+    item["context"] = context
     return item
 
 

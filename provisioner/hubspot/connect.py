@@ -16,11 +16,26 @@ from provisioner.model import DEFAULT_API_VERSION
 
 LOCAL_BASE_URL = "http://local.portal"
 DEFAULT_LOCAL_STATE = ".provisioner/local-portal"
+LOCAL_WAIT_S = 30.0  # how long a command waits for another one using the local portal
 
 
 def local_state_path() -> Path:
     """Where the embedded local portal keeps its state (PROVISIONER_LOCAL_STATE overrides)."""
     return Path(os.environ.get("PROVISIONER_LOCAL_STATE") or DEFAULT_LOCAL_STATE)
+
+
+def local_wait_s() -> float:
+    """Seconds a command waits for the local portal held by another (PROVISIONER_LOCAL_WAIT; 0: fail at once)."""
+    raw = os.environ.get("PROVISIONER_LOCAL_WAIT")
+    if raw is None:
+        return LOCAL_WAIT_S
+    try:
+        wait = float(raw)
+    except ValueError:
+        wait = -1.0
+    if not 0 <= wait <= 86_400:
+        raise UsageError(f"PROVISIONER_LOCAL_WAIT must be a number of seconds from 0 to 86400, not {raw!r}")
+    return wait
 
 
 def connect(*, local: bool, api_version: str | None = None, tier: str | None = None,
@@ -39,12 +54,20 @@ def connect(*, local: bool, api_version: str | None = None, tier: str | None = N
             raise UsageError(f"PROVISIONER_MAX_RETRIES must be a whole number, not {retries!r}")
         client_options.setdefault("max_retries", int(retries))
     if local:
-        from provisioner.emulator import Emulator, EmulatorSettings, StateFileError
+        from provisioner.emulator import Emulator, EmulatorSettings, StateFileError, StateInUse
 
         state = local_state_path()
+        wait = local_wait_s()
         try:
             state.parent.mkdir(parents=True, exist_ok=True)
-            emulator = Emulator(EmulatorSettings(state_file=str(state), burst_limit=None, daily_limit=None))
+            emulator = Emulator(EmulatorSettings(state_file=str(state), burst_limit=None, daily_limit=None,
+                                                 state_lock_wait_s=wait))
+        except StateInUse as exc:
+            raise UsageError(
+                f"the local portal is busy: {exc}",
+                hint="another command is using it; run this one when it has finished "
+                "(PROVISIONER_LOCAL_WAIT sets how many seconds to wait)",
+            ) from None
         except (StateFileError, OSError) as exc:
             raise UsageError(
                 f"cannot open the local portal: {exc}",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 PROPS = "/crm/v3/properties/deals"
@@ -139,7 +141,8 @@ def test_values_that_do_not_fit_are_rejected_and_nothing_is_written(portal, name
         {"id": other, "properties": {"dealname": "changed"}}, {"id": deal, "properties": {name: value}}]})
     assert answer.status_code == 400 and answer.body["category"] == "VALIDATION_ERROR"
     assert answer.body["message"].startswith("Property values were not valid: ")
-    assert [(e["code"], e["context"]["propertyName"]) for e in answer.body["errors"]] == [(code, [name])]
+    details = json.loads(answer.body["message"][len("Property values were not valid: "):])
+    assert [(d["error"], d["name"]) for d in details] == [(code, name)] and "errors" not in answer.body
     assert portal("GET", f"{DEALS}/{other}", properties="dealname").body["properties"]["dealname"] == "Deal 1"
 
 

@@ -195,8 +195,9 @@ def test_403_missing_scopes_names_the_required_scope(sdk):
         sdk.crm.deals.basic_api.get_page(limit=1)
     body = json.loads(caught.value.body)
     assert caught.value.status == 403 and body["category"] == "MISSING_SCOPES"
-    assert body["errors"] == [{"message": "One or more of the following scopes are required.",
-                               "context": {"requiredScopes": ["crm.objects.deals.read"]}}]
+    assert body["message"] == "One or more of the following scopes are required." and "errors" not in body
+    assert body["context"] == {"requiredGranularScopes": ["crm.objects.deals.read"],
+                               "links": ["https://developers.hubspot.com/scopes"]}
     assert isinstance(_error(caught.value, sdk), p.Error)
 
 

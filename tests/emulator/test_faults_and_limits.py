@@ -32,10 +32,37 @@ def test_burst_window_429_and_headers_on_every_answer():
         assert answer.headers["X-HubSpot-Correlation-Id"]
     assert answers[3].body == {"status": "error", "message": "You have reached your ten_secondly_rolling limit.",
                                "errorType": "RATE_LIMIT", "correlationId": answers[3].headers[
-                                   "X-HubSpot-Correlation-Id"], "policyName": "TEN_SECONDLY_ROLLING"}
+                                   "X-HubSpot-Correlation-Id"], "policyName": "TEN_SECONDLY_ROLLING",
+                               "groupName": "publicapi:private_app-api-calls-ten-secondly:1:12345678"}
     assert "Retry-After" not in answers[3].headers
     clock.advance(10.0)
     assert local("GET", PROPS + "/groups").status_code == 200
+
+
+def test_the_per_second_figure_is_announced_and_enforced_only_when_switched_on():
+    clock = FakeClock()
+    emulator = _emulator(clock, burst_limit=100, burst_window_s=10.0)
+    local = Local(emulator)
+    answers = [local("GET", PROPS + "/groups") for _ in range(12)]
+    assert [a.status_code for a in answers] == [200] * 12  # live HubSpot is not recorded refusing on it
+    assert answers[0].headers["X-HubSpot-RateLimit-Secondly"] == "10"
+    assert [a.headers["X-HubSpot-RateLimit-Secondly-Remaining"] for a in answers[:3]] == ["9", "8", "7"]
+    assert answers[11].headers["X-HubSpot-RateLimit-Secondly-Remaining"] == "0"
+    clock.advance(10.0)
+    emulator.set_rate_limits(100, 10.0, None, enforce_secondly=True)
+    answers = [local("GET", PROPS + "/groups") for _ in range(11)]
+    assert [a.status_code for a in answers] == [200] * 10 + [429]
+    assert answers[10].body == {"status": "error", "message": "You have reached your secondly limit.",
+                                "errorType": "RATE_LIMIT"}
+    clock.advance(1.0)
+    assert local("GET", PROPS + "/groups").status_code == 200
+    assert emulator.limits.describe()["enforce_secondly"] is True
+
+
+def test_the_per_second_switch_is_set_over_http(emulator, base_url):
+    answer = requests.post(base_url + "/__emulator__/ratelimit", json={"burst_limit": 190, "enforce_secondly": True},
+                           timeout=5)
+    assert answer.json()["secondly_limit"] == 19 and answer.json()["enforce_secondly"] is True
 
 
 def test_daily_limit_429_daily_until_midnight():
@@ -160,6 +187,6 @@ def test_auth_token_and_scopes():
     assert local("GET", DEALS).status_code == 200
     denied = local("POST", DEALS, {"properties": {}})
     assert denied.status_code == 403
-    assert denied.body["errors"][0]["context"]["requiredScopes"] == ["crm.objects.deals.write"]
+    assert denied.body["context"]["requiredGranularScopes"] == ["crm.objects.deals.write"]
     info = local("POST", "/oauth/v2/private-apps/get/access-token-info", {"tokenKey": "right"})
     assert info.status_code == 200 and info.body["scopes"] == ["crm.objects.deals.read"]

@@ -138,7 +138,7 @@ def test_serve_help_documents_every_switch():
     for switch in ("--host", "--port", "--state", "--request-log", "--token", "--scopes", "--portal-id",
                    "--account-type", "--burst-limit", "--burst-window", "--daily-limit", "--fault-rate",
                    "--fault-kinds", "--fault-sequence", "--fault-path", "--slow", "--seed", "--lag", "--strict",
-                   "--retry-after"):
+                   "--retry-after", "--enforce-secondly"):
         assert switch in result.output, switch
 
 

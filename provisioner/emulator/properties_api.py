@@ -1,23 +1,14 @@
-"""Property groups, deal properties and validation rules, with HubSpot's checks and answers."""
+"""Deal properties, with HubSpot's checks and answers: create (restoring an archived name), read, list,
+update, archive, and the batch create, read and archive."""
 
 from __future__ import annotations
 
-import json
-import re
 from urllib.parse import quote
 
 from provisioner.emulator.call import Call
-from provisioner.emulator.wire import (
-    batch_error,
-    correlation_id,
-    error,
-    iso,
-    not_found,
-    now_ms,
-    validation_error,
-)
+from provisioner.emulator.groups_api import NAME
+from provisioner.emulator.wire import batch_error, error, iso, not_found, now_ms, validation_error
 
-NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 FIELD_TYPES = {
     "string": {"text", "textarea", "html", "phonenumber", "file", "calculation_equation"},
     "number": {"number", "calculation_equation"},
@@ -35,129 +26,18 @@ UPDATE_FIELDS = {"label", "type", "fieldType", "groupName", "description", "disp
                  "currencyPropertyName", "textDisplayHint"}
 IMMUTABLE = ("name", "hasUniqueValue", "dataSensitivity")
 SENSITIVITY = ("non_sensitive", "sensitive", "highly_sensitive")
-RULE_TYPES = {
-    "MAX_LENGTH": "length", "MIN_LENGTH": "length", "MIN_NUMBER": "number", "MAX_NUMBER": "number",
-    "DECIMAL": "decimal", "REGEX": "regex", "URL": "none", "ALPHANUMERIC": "none", "NUMERIC_ONLY": "none",
-    "EMAIL": "none", "PHONE_NUMBER_WITH_EXPLICIT_COUNTRY_CODE": "none", "DAYS_OF_WEEK": "none",
-}
-LENGTH_FIELD_TYPES = {"text", "textarea", "phonenumber"}
+NAME_EXISTS = "Properties.PROPERTY_WITH_NAME_EXISTS"
+AUDIT_FIELDS = frozenset({"createdAt", "updatedAt", "createdUserId", "updatedUserId"})
+
+
+def exists_message(name: str) -> str:
+    return f"A property named '{name}' already exists."
 
 
 def _now() -> str:
     return iso(now_ms())
 
 
-# ---- groups ---------------------------------------------------------------------------------------------
-def _group_out(group: dict) -> dict:
-    return {"name": group["name"], "label": group["label"], "displayOrder": group["displayOrder"],
-            "archived": group["archived"]}
-
-
-def list_groups(call: Call):
-    portal = call.portal
-    results = []
-    for name in portal.seen_keys("group", portal.groups):
-        group = portal.seen("group", name, portal.groups.get(name))
-        if group is not None and not group["archived"]:
-            results.append(_group_out(group))
-    return 200, {"results": results}
-
-
-def _group_or_404(call: Call, name: str) -> dict:
-    group = call.portal.seen("group", name, call.portal.groups.get(name))
-    if group is None or group["archived"]:
-        raise not_found(f"Unable to find property group {name} for object type 0-3")
-    return group
-
-
-def get_group(call: Call, name: str):
-    return 200, _group_out(_group_or_404(call, name))
-
-
-def _check_fields(call: Call, body: dict, allowed: set[str], what: str) -> None:
-    unknown = sorted(set(body) - allowed)
-    if unknown and call.settings.reject_unknown_fields:
-        raise validation_error(
-            f"Invalid input JSON: unrecognised field(s) {unknown} in {what}",
-            [(f"Unrecognized field \"{key}\"", "UNRECOGNIZED_FIELD", key) for key in unknown],
-        )
-
-
-def _display_order(value, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise validation_error(f"{where} must be an integer", [(f"{where} must be an integer", "INVALID_INTEGER",
-                                                                 "displayOrder")])
-    return value
-
-
-def create_group(call: Call):
-    body = call.json_object()
-    _check_fields(call, body, {"name", "label", "displayOrder"}, "PropertyGroupCreate")
-    name, label = body.get("name"), body.get("label")
-    problems = []
-    if not isinstance(name, str) or not NAME.match(name) or len(name) > 100:
-        problems.append((f"Invalid group name {name!r}: use lowercase letters, digits and underscores, "
-                         "starting with a letter", "INVALID_NAME", "name"))
-    if not isinstance(label, str) or not label.strip():
-        problems.append(("label is required", "REQUIRED_FIELD", "label"))
-    if problems:
-        raise validation_error("Property group is not valid: " + "; ".join(p[0] for p in problems), problems)
-    order = _display_order(body["displayOrder"], "displayOrder") if "displayOrder" in body else -1
-    portal = call.portal
-    existing = portal.groups.get(name)
-    if existing is not None and not existing["archived"]:
-        raise error(409, "OBJECT_ALREADY_EXISTS", f"A property group named '{name}' already exists.",
-                    context={"name": [name]})
-    portal.touch("group", name, existing)
-    group = {"name": name, "label": label, "displayOrder": order, "archived": False}
-    portal.groups[name] = group
-    return 201, _group_out(group), {"Location": f"{call.base_url}{call.path}/{quote(name)}"}
-
-
-def update_group(call: Call, name: str):
-    body = call.json_object()
-    if "name" in body and body["name"] != name:
-        raise validation_error("A property group's name cannot be changed.",
-                               [("name cannot be changed", "IMMUTABLE_FIELD", "name")])
-    _check_fields(call, body, {"label", "displayOrder", "name"}, "PropertyGroupUpdate")
-    portal = call.portal
-    group = portal.groups.get(name)
-    if group is None or group["archived"]:
-        raise not_found(f"Unable to find property group {name} for object type 0-3")
-    if "label" in body and (not isinstance(body["label"], str) or not body["label"].strip()):
-        raise validation_error("label must be a non-empty string", [("label is required", "REQUIRED_FIELD", "label")])
-    order = _display_order(body["displayOrder"], "displayOrder") if "displayOrder" in body else None
-    portal.touch("group", name, group)
-    updated = dict(group)
-    if "label" in body:
-        updated["label"] = body["label"]
-    if order is not None:
-        updated["displayOrder"] = order
-    portal.groups[name] = updated
-    return 200, _group_out(updated)
-
-
-def archive_group(call: Call, name: str):
-    portal = call.portal
-    group = portal.groups.get(name)
-    if group is None or group["archived"]:
-        raise not_found(f"Unable to find property group {name} for object type 0-3")
-    active = sorted(p["name"] for p in portal.properties.values() if p["groupName"] == name and not p["archived"])
-    if active:
-        inner = {
-            "status": "error",
-            "message": f"Property group {name} still has active properties: {active}",
-            "correlationId": correlation_id(),
-            "category": "VALIDATION_ERROR",
-            "subCategory": "PropertyGroupError.GROUP_WITH_ACTIVE_PROPERTIES",
-        }
-        raise error(400, "VALIDATION_ERROR", json.dumps(inner, separators=(",", ":")))
-    portal.touch("group", name, group)
-    portal.groups[name] = {**group, "archived": True}
-    return 204, None
-
-
-# ---- properties ------------------------------------------------------------------------------------------
 def property_out(prop: dict) -> dict:
     out = {key: value for key, value in prop.items() if key != "hubspotDefined" or value}
     out["options"] = [dict(o) for o in prop["options"]]
@@ -255,7 +135,7 @@ def _new_property(call: Call, body: dict) -> tuple[dict | None, list]:
         "options": options or [], "displayOrder": body.get("displayOrder", -1),
         "calculated": False, "externalOptions": bool(body.get("externalOptions", False)),
         "hasUniqueValue": bool(body.get("hasUniqueValue", False)), "hidden": body.get("hidden", False),
-        "formField": body.get("formField", True), "archived": False, "createdAt": now, "updatedAt": now,
+        "formField": body.get("formField", False), "archived": False, "createdAt": now, "updatedAt": now,
         "createdUserId": "0", "updatedUserId": "0", "dataSensitivity": body.get("dataSensitivity", "non_sensitive"),
         "modificationMetadata": {"archivable": True, "readOnlyDefinition": False, "readOnlyValue": False},
     }
@@ -268,8 +148,7 @@ def _new_property(call: Call, body: dict) -> tuple[dict | None, list]:
 
 
 def _exists_error(name: str):
-    return error(409, "OBJECT_ALREADY_EXISTS", f"A property named '{name}' already exists.",
-                 sub_category="Properties.PROPERTY_WITH_NAME_EXISTS", context={"name": [name]})
+    return error(409, "OBJECT_ALREADY_EXISTS", exists_message(name), sub_category=NAME_EXISTS)
 
 
 def _store_new(call: Call, prop: dict) -> dict:
@@ -306,7 +185,7 @@ def list_properties(call: Call):
     return 200, {"results": results}
 
 
-def _visible_property(call: Call, name: str, archived: bool) -> dict | None:
+def visible_property(call: Call, name: str, archived: bool) -> dict | None:
     prop = call.portal.seen("property", name, call.portal.properties.get(name))
     if prop is None or (prop["archived"] and not archived):
         return None
@@ -314,7 +193,7 @@ def _visible_property(call: Call, name: str, archived: bool) -> dict | None:
 
 
 def get_property(call: Call, name: str):
-    prop = _visible_property(call, name, call.flag("archived"))
+    prop = visible_property(call, name, call.flag("archived"))
     if prop is None:
         raise not_found(f"Unable to find property {name} for object type 0-3")
     return 200, property_out(prop)
@@ -332,7 +211,7 @@ def update_property(call: Call, name: str):
             f"Cannot change {', '.join(immutable)} of property {name}",
             [(f"{key} cannot be changed after creation", "IMMUTABLE_FIELD", key) for key in immutable],
         )
-    _check_fields(call, {k: v for k, v in body.items() if k not in IMMUTABLE}, UPDATE_FIELDS, "PropertyUpdate")
+    call.reject_unknown({k: v for k, v in body.items() if k not in IMMUTABLE}, UPDATE_FIELDS, "PropertyUpdate")
     if prop["modificationMetadata"]["readOnlyDefinition"]:
         raise validation_error(f"Property {name} is defined by HubSpot and cannot be changed",
                                [(f"{name} has a read-only definition", "READ_ONLY_DEFINITION", None)])
@@ -384,11 +263,12 @@ def batch_create_properties(call: Call):
             continue
         existing = call.portal.properties.get(name)
         if name in names or (existing is not None and not existing["archived"]):
-            errors.append(batch_error("OBJECT_ALREADY_EXISTS", f"A property named '{name}' already exists.",
-                                      {"name": [name]}, sub_category="Properties.PROPERTY_WITH_NAME_EXISTS"))
+            errors.append(batch_error("OBJECT_ALREADY_EXISTS", exists_message(name), {"name": [name]},
+                                      sub_category=NAME_EXISTS))
             continue
         names.add(name)
-        results.append(property_out(_store_new(call, prop)))
+        # Batch-create results carry no timestamps or user ids (unlike the single create's answer).
+        results.append({k: v for k, v in property_out(_store_new(call, prop)).items() if k not in AUDIT_FIELDS})
     return call.batch_answer(results, errors, started, success=201)
 
 
@@ -399,7 +279,7 @@ def batch_read_properties(call: Call):
     results, missing = [], []
     for item in call.inputs(limit=None):
         name = item.get("name")
-        prop = _visible_property(call, name, archived) if isinstance(name, str) else None
+        prop = visible_property(call, name, archived) if isinstance(name, str) else None
         if prop is None:
             missing.append(str(name))
         else:
@@ -417,87 +297,4 @@ def batch_archive_properties(call: Call):
         prop = call.portal.properties.get(name) if isinstance(name, str) else None
         if prop is not None and not prop["archived"] and prop["modificationMetadata"]["archivable"]:
             _archive(call, name)
-    return 204, None
-
-
-# ---- validation rules --------------------------------------------------------------------------------
-def _rule_list(rules: dict[str, list[str]]) -> list[dict]:
-    return [{"ruleType": rule_type, "ruleArguments": list(args)} for rule_type, args in rules.items()]
-
-
-def list_rules(call: Call):
-    portal = call.portal
-    results = []
-    for name in portal.seen_keys("rule", portal.rules):
-        rules = portal.seen("rule", name, portal.rules.get(name))
-        prop = portal.properties.get(name)
-        if rules and prop is not None and not prop["archived"]:
-            results.append({"propertyName": name, "propertyValidationRules": _rule_list(rules)})
-    return 200, {"results": results}
-
-
-def get_rules(call: Call, name: str):
-    if _visible_property(call, name, False) is None:
-        raise not_found(f"Unable to find property {name} for object type 0-3")
-    return 200, {"results": _rule_list(call.portal.seen("rule", name, call.portal.rules.get(name)) or {})}
-
-
-def _rule_problem(rule_type: str, args: list, prop: dict) -> str | None:
-    shape = RULE_TYPES.get(rule_type)
-    if shape is None:
-        return f"Unknown rule type {rule_type}: one of {sorted(RULE_TYPES)}"
-    if shape in ("length", "regex", "none") and prop["type"] != "string":
-        return f"{rule_type} applies to string properties; {prop['name']} is {prop['type']}"
-    if shape == "length" and prop["fieldType"] not in LENGTH_FIELD_TYPES:
-        return f"{rule_type} applies to text, textarea and phonenumber fields; {prop['name']} is {prop['fieldType']}"
-    if shape in ("number", "decimal") and prop["type"] != "number":
-        return f"{rule_type} applies to number properties; {prop['name']} is {prop['type']}"
-    if shape == "none":
-        return None if not args else f"{rule_type} takes no arguments"
-    if len(args) != 1:
-        return f"{rule_type} takes exactly one argument"
-    arg = args[0]
-    if shape == "length":
-        if not arg.isdigit() or not 1 <= int(arg) <= 10000:
-            return f"{rule_type} takes an integer from 1 to 10000, not {arg!r}"
-    elif shape == "decimal":
-        if not arg.isdigit() or not 0 <= int(arg) <= 20:
-            return f"DECIMAL takes an integer from 0 to 20, not {arg!r}"
-    elif shape == "number":
-        try:
-            float(arg)
-        except ValueError:
-            return f"{rule_type} takes a number, not {arg!r}"
-    elif shape == "regex":
-        try:
-            re.compile(arg)
-        except re.error as exc:
-            return f"REGEX argument is not a valid pattern: {exc}"
-    return None
-
-
-def put_rule(call: Call, name: str, rule_type: str):
-    body = call.json_object()
-    portal = call.portal
-    prop = portal.properties.get(name)
-    if prop is None or prop["archived"]:
-        raise not_found(f"Unable to find property {name} for object type 0-3")
-    _check_fields(call, body, {"ruleArguments", "shouldApplyNormalization"}, "PropertyValidationRuleUpdate")
-    args = body.get("ruleArguments")
-    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-        raise validation_error("ruleArguments must be a list of strings",
-                               [("ruleArguments must be a list of strings", "INVALID_ARGUMENTS", "ruleArguments")])
-    current = dict(portal.rules.get(name) or {})
-    if not args and RULE_TYPES.get(rule_type) not in (None, "none"):
-        if not call.settings.rule_removal_by_empty_put:
-            raise validation_error(f"{rule_type} needs its argument; HubSpot documents no way to remove a rule",
-                                   [("ruleArguments must not be empty", "INVALID_ARGUMENTS", "ruleArguments")])
-        current.pop(rule_type, None)
-    else:
-        problem = _rule_problem(rule_type, args, prop)
-        if problem:
-            raise validation_error(problem, [(problem, "INVALID_VALIDATION_RULE", "ruleArguments")])
-        current[rule_type] = list(args)
-    portal.touch("rule", name, portal.rules.get(name))
-    portal.rules[name] = current
     return 204, None
