@@ -21,7 +21,7 @@ def _deal_id(ctx, param, value: str | None) -> str | None:
 @click.command()
 @config_option
 @portal_options
-@click.option("--deal", "deal_id", default=None, callback=_deal_id,
+@click.option("--deal", "deal_id", default=None, callback=_deal_id, metavar="ID",
               help="Use this existing deal instead of a new test deal; it is kept, and its values restored.")
 @click.option("--keep", is_flag=True, help="Keep the new test deal, with its values, instead of archiving it (a --deal is always kept).")
 @click.option("--via", "via", default=None, metavar="URL",
@@ -41,7 +41,7 @@ def check(ctx, config_file, environment, local, api_version, tier, deal_id, keep
     Exit 0 only when every step passed.
     """
     from provisioner.check import run_check
-    from provisioner.check_render import RENDERERS
+    from provisioner.check.render import RENDERERS
 
     config = load(config_file, environment)
     client = open_client(local, api_version, tier, config.api_version)
