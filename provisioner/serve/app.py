@@ -73,7 +73,7 @@ async def _body(request: Request, limit: int) -> bytes | None:
 
 async def _commit(service: Service, job: Job) -> Job | JSONResponse:
     try:
-        return await asyncio.wait_for(asyncio.wrap_future(service.committer.submit(job)), COMMIT_TIMEOUT_S)
+        return await asyncio.wait_for(service.committer.submit(job), COMMIT_TIMEOUT_S)
     except Exception:  # noqa: BLE001 - store failure or timeout: the sender retries, dedup keeps it once
         return _error(503, "the store could not take the events now; retry", {"Retry-After": "5"})
 
@@ -127,27 +127,35 @@ async def _events(request: Request, service: Service) -> Response:
     return JSONResponse({"status": "accepted", **counts, "results": results}, status_code=202)
 
 
+def _whole(value) -> int | None:
+    """A whole number as HubSpot sends ids and times (an int, or its digits); None for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
+        return int(value)
+    return None
+
+
 def _guard_events(items: list, portal_id: int | None) -> tuple[list[GuardEvent], int]:
     """The events the guard acts on, and how many others were skipped (other types, portals, shapes)."""
     chosen, skipped = [], 0
     for item in items:
         kind = GUARD_TYPES.get(item.get("subscriptionType")) if isinstance(item, dict) else None
-        try:
-            deal_id = str(int(item["objectId"])) if kind else ""
-            occurred = int(item.get("occurredAt") or 0)
-            event_id = str(item.get("eventId", ""))
-            same_portal = portal_id is None or item.get("portalId") is None or int(item["portalId"]) == portal_id
-        except (KeyError, TypeError, ValueError):
-            kind = None
-        if kind is None or not same_portal or not event_id:
+        deal = _whole(item.get("objectId")) if kind else None
+        event_id = item.get("eventId") if kind else None
+        portal = item.get("portalId") if kind else None
+        if (kind is None or deal is None or deal <= 0 or not isinstance(event_id, int | str) or event_id == ""
+                or (portal_id is not None and portal is not None and _whole(portal) != portal_id)):
             skipped += 1
             continue
         value = item.get("propertyValue")
+        name = item.get("propertyName")
         chosen.append(GuardEvent(
-            key=f"h:{item.get('portalId')}:{event_id}", kind=kind, deal_id=deal_id, occurred_ms=occurred,
-            property=str(item.get("propertyName")) if kind == "change" else None,
-            value=None if value is None else str(value), change_source=str(item.get("changeSource") or ""),
-            source_id=str(item.get("sourceId") or ""),
+            key=f"h:{portal}:{str(event_id)[:100]}", kind=kind, deal_id=str(deal),
+            occurred_ms=_whole(item.get("occurredAt")) or 0,
+            property=name if kind == "change" and isinstance(name, str) else None,
+            value=None if value is None else str(value), change_source=str(item.get("changeSource") or "")[:100],
+            source_id=str(item.get("sourceId") or "")[:100],
         ))
     return chosen, skipped
 

@@ -1,18 +1,19 @@
 """Group commit: many concurrent requests made durable by one transaction and one fsync.
 
-Requests hand their ``Job`` to ``submit`` and wait on the returned future; one thread takes
-every job waiting (up to ``max_jobs``), commits them together, then resolves each future. Under
+Requests hand their ``Job`` to ``submit`` and await the returned future; one thread takes
+every job waiting (up to ``max_jobs``), commits them together, then wakes the event loop once to
+resolve all their futures (one wake-up per commit, not one per request). Under
 load the batch grows by itself (the jobs that arrived during the previous fsync), so the cost of
 an fsync is shared; when idle a job is committed alone at once, with no timer to wait for.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
 
 from provisioner.serve.queue import CommitOutcome, GuardPolicy, Job, Queue
 
@@ -26,7 +27,8 @@ class Committer:
         self._policy = policy
         self._on_commit = on_commit
         self._max_jobs = max_jobs
-        self._jobs: deque[tuple[Job, Future]] = deque()
+        self._jobs: deque[tuple[Job, asyncio.Future]] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._cond = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="committer", daemon=True)
@@ -39,8 +41,10 @@ class Committer:
     def backlog(self) -> int:
         return len(self._jobs)
 
-    def submit(self, job: Job) -> Future:
-        future: Future = Future()
+    def submit(self, job: Job) -> asyncio.Future:
+        """From the event loop: a future that holds the job once it is durable."""
+        self._loop = loop = asyncio.get_running_loop()
+        future = loop.create_future()
         with self._cond:
             if self._stopping:
                 future.set_exception(RuntimeError("the service is stopping"))
@@ -71,15 +75,27 @@ class Committer:
                     outcome = queue.commit(jobs, self._policy)
                 except Exception as exc:  # the store failed: every request of the batch gets a 503
                     log.error("Could not commit %d request(s) to the store: %s", len(jobs), exc)
-                    for _job, future in batch:
-                        future.set_exception(exc)
+                    self._settle(batch, exc)
                     continue
                 self.commits += 1
-                for job, future in batch:
-                    future.set_result(job)
+                self._settle(batch, None)
                 try:
                     self._on_commit(outcome)
                 except Exception:  # noqa: BLE001 - a metrics or wake-up failure never loses a commit
                     log.exception("After a commit")
         finally:
             queue.close()
+
+    def _settle(self, batch: list[tuple[Job, asyncio.Future]], error: Exception | None) -> None:
+        def settle() -> None:
+            for job, future in batch:
+                if not future.done():  # a request that timed out has given up on its future
+                    if error is None:
+                        future.set_result(job)
+                    else:
+                        future.set_exception(error)
+
+        try:
+            self._loop.call_soon_threadsafe(settle)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            pass

@@ -117,14 +117,19 @@ class Queue:
         with self.store.transaction() as db:
             snapshots: list[Snapshot] = []
             letters: list[NewDeadLetter] = []
-            seen_now: set[str] = set()
+            keys = [job.delivery_key for job in jobs if job.delivery_key is not None]
+            keys += [record.key for job in jobs for record in job.records]
+            keys += [event.key for job in jobs for event in job.guard]
+            taken = _known(db, keys)  # keys seen before, then also those of this commit
+            fresh: list[str] = []
             for job in jobs:
-                if job.delivery_key is not None and self._seen(db, job.delivery_key, seen_now):
-                    job.results = ["duplicate"] * len(job.records)
-                    job.guard_results = ["duplicate"] * len(job.guard)
-                    continue
                 if job.delivery_key is not None:
-                    seen_now.add(job.delivery_key)
+                    if job.delivery_key in taken:
+                        job.results = ["duplicate"] * len(job.records)
+                        job.guard_results = ["duplicate"] * len(job.guard)
+                        continue
+                    taken.add(job.delivery_key)
+                    fresh.append(job.delivery_key)
                 for record in job.records:
                     parsed = record.parsed
                     if type(parsed) is Invalid:
@@ -132,14 +137,16 @@ class Queue:
                             "input", parsed.reason, parsed.raw, parsed.accord_id, parsed.deal_id,
                             None if parsed.occurred_at is None else format_instant(parsed.occurred_at)))
                         job.results.append("invalid")
-                    elif self._seen(db, record.key, seen_now):
+                        continue
+                    if record.key in taken:
                         job.results.append("duplicate")
-                    elif type(parsed) is Snapshot:
-                        seen_now.add(record.key)
+                        continue
+                    taken.add(record.key)
+                    fresh.append(record.key)
+                    if type(parsed) is Snapshot:
                         snapshots.append(parsed)
                         job.results.append("accepted")
                     else:
-                        seen_now.add(record.key)
                         job.results.append("ignored")
             if snapshots:
                 outcome.pending_deals |= self._accept(db, snapshots)
@@ -147,8 +154,9 @@ class Queue:
                 SyncStore.add_dead_letters(db, letters)
             for job in jobs:
                 if not job.guard_results:
-                    job.guard_results = [self._guard(db, event, policy, now, seen_now, outcome) for event in job.guard]
-            db.executemany("INSERT OR IGNORE INTO serve_seen VALUES (?, ?)", ((key, now) for key in seen_now))
+                    job.guard_results = [self._guard(db, event, policy, now, taken, fresh, outcome)
+                                         for event in job.guard]
+            db.executemany("INSERT OR IGNORE INTO serve_seen VALUES (?, ?)", ((key, now) for key in fresh))
             self._commits += 1
             if self._commits % 100 == 1:
                 db.execute(
@@ -157,21 +165,11 @@ class Queue:
                 )
         return outcome
 
-    @staticmethod
-    def _seen(db: sqlite3.Connection, key: str, seen_now: set[str]) -> bool:
-        return key in seen_now or db.execute("SELECT 1 FROM serve_seen WHERE key = ?", (key,)).fetchone() is not None
-
     def _accept(self, db: sqlite3.Connection, snapshots: list[Snapshot]) -> set[str]:
         """Record the snapshots as ``sync push`` does (watermarks, newest value wins); the deals now pending."""
         deals = sorted({s.deal_id for s in snapshots})
         desired = _load_desired(db, deals)
-        keys = sorted({(s.accord_id, s.deal_id) for s in snapshots})
-        watermarks = {}
-        for accord_id, deal_id in keys:
-            row = db.execute("SELECT occurred_at FROM watermarks WHERE accord_id = ? AND deal_id = ?",
-                             (accord_id, deal_id)).fetchone()
-            if row is not None:
-                watermarks[(accord_id, deal_id)] = row[0]
+        watermarks = _load_watermarks(db, sorted({(s.accord_id, s.deal_id) for s in snapshots}))
         _accepted, _stale, changed, marks = accept_snapshots(snapshots, desired, watermarks)
         SyncStore.put_desired(db, ((deal, prop, d) for (deal, prop), d in sorted(changed.items())))
         SyncStore.put_watermarks(db, ((accord, deal, at) for (accord, deal), at in sorted(marks.items())))
@@ -179,11 +177,12 @@ class Queue:
         return {deal for (deal, prop), d in changed.items() if confirmed.get(deal, {}).get(prop) != d.value}
 
     def _guard(self, db: sqlite3.Connection, event: GuardEvent, policy: GuardPolicy, now: float,
-               seen_now: set[str], outcome: CommitOutcome) -> str:
+               taken: set[str], fresh: list[str], outcome: CommitOutcome) -> str:
         """One HubSpot event: duplicate, ignored, echo, restored, reported or deleted."""
-        if self._seen(db, event.key, seen_now):
+        if event.key in taken:
             return "duplicate"
-        seen_now.add(event.key)
+        taken.add(event.key)
+        fresh.append(event.key)
         occurred = iso(event.occurred_ms / 1000.0)
         if event.kind == "deletion":
             db.execute("INSERT OR REPLACE INTO deals_gone VALUES (?, ?, ?)", (event.deal_id, occurred, iso(now)))
@@ -295,17 +294,42 @@ class Queue:
 
 def guard_log(path: str) -> list[dict]:
     """The guard's record of hand edits, oldest first (for ``sync guard-log``)."""
-    db = sqlite3.connect(path)
-    try:
-        db.executescript(_SCHEMA)
-        rows = db.execute(
-            "SELECT id, deal_id, property, value, change_source, source_id, occurred_at, recorded_at, action"
-            " FROM guard_edits ORDER BY id").fetchall()
-    finally:
-        db.close()
+    with SyncStore(path) as store:  # a new file becomes a sync store first, as every command makes it
+        db = sqlite3.connect(str(store.path))
+        try:
+            db.executescript(_SCHEMA)
+            rows = db.execute(
+                "SELECT id, deal_id, property, value, change_source, source_id, occurred_at, recorded_at, action"
+                " FROM guard_edits ORDER BY id").fetchall()
+        finally:
+            db.close()
     names = ("id", "deal_id", "property", "value", "change_source", "source_id", "occurred_at", "recorded_at",
              "action")
     return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def _known(db: sqlite3.Connection, keys: list[str]) -> set[str]:
+    """Which of ``keys`` the store has seen (one query a chunk, not one a key)."""
+    found: set[str] = set()
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start:start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        found.update(row[0] for row in db.execute(f"SELECT key FROM serve_seen WHERE key IN ({marks})", chunk))
+    return found
+
+
+def _load_watermarks(db: sqlite3.Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    out: dict[tuple[str, str], str] = {}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start:start + _CHUNK]
+        rows = ",".join("(?, ?)" for _ in chunk)
+        flat = [part for key in chunk for part in key]
+        for accord_id, deal_id, at in db.execute(
+            "SELECT accord_id, deal_id, occurred_at FROM watermarks"
+            f" WHERE (accord_id, deal_id) IN (VALUES {rows})", flat
+        ):
+            out[(accord_id, deal_id)] = at
+    return out
 
 
 def _load_desired(db: sqlite3.Connection, deals: list[str]) -> dict[str, dict[str, Desired]]:

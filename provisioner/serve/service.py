@@ -63,6 +63,16 @@ class _Server(uvicorn.Server):
             self.should_exit = True
 
 
+def _route_server_logs() -> None:
+    """uvicorn's own warnings go through our handler: the same format (text or JSON lines), redacted."""
+    ours = logging.getLogger("provisioner")
+    for name in ("uvicorn", "uvicorn.error"):
+        server_log = logging.getLogger(name)
+        server_log.handlers = list(ours.handlers)
+        server_log.setLevel(logging.WARNING)
+        server_log.propagate = False
+
+
 def bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -119,6 +129,7 @@ def run_service(settings: ServeSettings, rules: Rules, store_path: str, client, 
         log.error("Cannot read the portal's account details yet: %s", exc)
     committer.start()
     worker.thread.start()
+    _route_server_logs()
     config = uvicorn.Config(build_app(service), log_config=None, access_log=False, lifespan="off",
                             timeout_graceful_shutdown=max(1, int(settings.drain_timeout)), server_header=False)
     server = _Server(config, on_signal)

@@ -22,9 +22,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 from provisioner.errors import ConnectionFailed, DailyLimitError, ProvisionerError
+from provisioner.hubspot.batching import BATCH_LIMIT
 from provisioner.serve.metrics import Metrics
 from provisioner.serve.queue import Queue
-from provisioner.sync.sender import BATCH_SIZE
 from provisioner.sync.store import StoreError
 
 log = logging.getLogger("provisioner.serve")
@@ -129,7 +129,7 @@ class Worker:
                 oldest = next(iter(self._since.values()), None)
                 self.metrics.pending_deals.set(len(self._since))
                 self.metrics.oldest_pending.set(0 if oldest is None else now - oldest)
-                due = oldest is not None and (draining or len(self._since) >= BATCH_SIZE or bool(self._urgent)
+                due = oldest is not None and (draining or len(self._since) >= BATCH_LIMIT or bool(self._urgent)
                                               or now - oldest >= self.max_delay)
                 if due and now < self.paused_until:
                     due = False
@@ -139,7 +139,7 @@ class Worker:
                         wake = min(wake, max(oldest + self.max_delay, self.paused_until))
                     self._cond.wait(max(0.005, min(wake - now, 1.0)))
                     continue
-                candidates = list(self._urgent) + [d for d in list(self._since)[: BATCH_SIZE * 2]
+                candidates = list(self._urgent) + [d for d in list(self._since)[: BATCH_LIMIT * 2]
                                                    if d not in self._urgent]
                 self._urgent.clear()
             if self._send_one(queue, candidates):
@@ -150,7 +150,7 @@ class Worker:
 
     def _send_one(self, queue: Queue, candidates: list[str]) -> bool:
         """Send the oldest pending deals; False when the batch did not fully land (back off)."""
-        work = queue.pending(candidates, limit=BATCH_SIZE)
+        work = queue.pending(candidates, limit=BATCH_LIMIT)
         started = self._clock()
         found = {deal for deal, _values in work}
         with self._cond:

@@ -165,3 +165,26 @@ def test_guard_ignores_properties_it_does_not_manage_and_deals_it_never_wrote(qu
 def test_a_deeply_nested_record_is_invalid_and_the_others_go_through():
     body = (event("101") + "\n" + '{"event": ' + "[" * 100_000 + "\n" + event("102")).encode()
     assert [type(r.parsed).__name__ for r in read_body(body, RULES)] == ["Snapshot", "Invalid", "Snapshot"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=6),
+    max_leaves=20,
+)
+guard_items = st.fixed_dictionaries({}, optional={
+    "eventId": json_values, "subscriptionType": st.sampled_from(["deal.propertyChange", "deal.deletion", "x"]),
+    "objectId": json_values | st.just(1e400) | st.just(float("nan")), "occurredAt": json_values | st.just(-1e400),
+    "portalId": json_values, "propertyName": json_values, "propertyValue": json_values,
+    "changeSource": json_values, "sourceId": json_values,
+})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(guard_items | json_values, max_size=5))
+def test_any_signed_hubspot_body_is_read_without_an_error(items):
+    from provisioner.serve.app import _guard_events
+
+    chosen, skipped = _guard_events(items, 12345678)
+    assert len(chosen) + skipped == len(items)
+    assert all(event.deal_id.isdigit() and event.occurred_ms >= 0 for event in chosen)
