@@ -102,7 +102,11 @@ class _Applier:
 
     def restore_property(self, change: Change) -> None:
         prop = property_from_fields(change.after)
-        restored = self.client.create_property(prop)
+        try:
+            restored = self.client.create_property(prop)
+        except ConflictError:  # restored meanwhile (a racing apply): converge on it
+            read = functools.partial(self.client.get_property, prop.name)
+            restored = self.until_visible(read, f"property '{prop.name}'")
         self._converge(prop.name, property_fields(restored.property), change.after)
         self.done.append(f"restored property '{change.key}'")
 
@@ -115,7 +119,10 @@ class _Applier:
         self.done.append(f"set rule {change.key} {list(change.after['arguments'])}")
 
     def archive_property(self, change: Change) -> None:
-        self.client.archive_property(change.key)
+        try:
+            self.client.archive_property(change.key)
+        except NotFoundError:  # archived meanwhile (a racing apply): what the plan wanted holds
+            log.info("Detected property '%s' already archived; nothing to do", change.key)
         self.done.append(f"archived property '{change.key}'")
 
     def _create_properties(self, creates: tuple[Change, ...]) -> None:

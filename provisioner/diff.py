@@ -77,7 +77,7 @@ def _diff_properties(config: Config, live: LiveState) -> tuple[list[Change], lis
             changes.append(RestoreProperty(name, before, after, changed, note, _options(before, after, changed)))
             continue
         changes.append(CreateProperty(name, after=after, note=_rename_hint(prop, desired, state)))
-    for name in config.tombstones:
+    for name in sorted(config.tombstones):
         current = state.properties.get(name)
         if current is not None and name not in live.hubspot_defined:
             changes.append(ArchiveProperty(name, before=property_fields(current),

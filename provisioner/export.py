@@ -22,7 +22,6 @@ from provisioner.config.semantic import ACCORD_FIELD_TYPES
 from provisioner.errors import UsageError
 from provisioner.files import write_atomic
 from provisioner.model import (
-    DEFAULT_API_VERSION,
     FIELD_TYPES,
     Config,
     Group,
@@ -177,7 +176,7 @@ def export_document(
     live: LiveState,
     *,
     exported_at: str,
-    api_version: str = DEFAULT_API_VERSION,
+    api_version: str,
     groups: Sequence[str] = (),
     all_custom: bool = False,
     existing: ExistingFile | None = None,

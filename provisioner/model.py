@@ -11,9 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+# The value sync's store unless the file names one (relative to the config file).
+DEFAULT_STORE = ".provisioner/sync.sqlite"
+
 OBJECT_TYPE = "deals"
 OBJECT_TYPE_ID = "0-3"
-# HubSpot API path families: the date-versioned one (the default) and the older /v3/ one.
+# HubSpot API path families: the date-versioned one and the older /v3/ one. The default, unless a
+# flag, HUBSPOT_API_VERSION or the file says otherwise, is the date-versioned one.
 API_VERSIONS = ("2026-03", "v3")
 DEFAULT_API_VERSION = API_VERSIONS[0]
 
@@ -161,7 +165,7 @@ class SyncSettings:
     mapping: Mapping[str, str] = field(default_factory=dict)
     triggers: frozenset[str] = frozenset(TRIGGER_EVENTS)
     # Where the value sync keeps what HubSpot last confirmed (SQLite); relative to the config file.
-    store_path: str = ".provisioner/sync.sqlite"
+    store_path: str = DEFAULT_STORE
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mapping", _frozen(self.mapping))

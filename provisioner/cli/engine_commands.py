@@ -62,7 +62,7 @@ def plan_command(ctx, config_file, environment, local, api_version, tier, out, f
 @click.option("--allow-type-change", is_flag=True, help="Allow changing the type of an existing property.")
 @click.pass_context
 def apply_command(ctx, planfile, config_file, environment, local, api_version, tier, auto_approve, allow_archive,
-          allow_type_change):
+                  allow_type_change):
     """Make the portal match the file, or carry out a saved PLANFILE (refused if the portal moved)."""
     saved = load_plan(planfile) if planfile else None
     if saved is not None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from provisioner.model import (
     DEFAULT_API_VERSION,
+    DEFAULT_STORE,
     TRIGGER_EVENTS,
     Config,
     CrmCard,
@@ -21,7 +22,6 @@ from provisioner.model import (
     ValidationRule,
 )
 
-DEFAULT_STORE = ".provisioner/sync.sqlite"
 # File key -> HubSpot ruleType, in the order rules are listed.
 RULE_KEYS = {
     "max_length": "MAX_LENGTH",

@@ -45,6 +45,21 @@ def test_atomic_write_replaces_the_file(tmp_path):
     assert target.read_text() == "new" and os.listdir(tmp_path) == ["plan.json"]
 
 
+def test_atomic_write_keeps_the_mode(tmp_path):
+    target = tmp_path / "hubspot_schema.yaml"
+    target.write_text("old")
+    target.chmod(0o640)
+    write_atomic(target, "new")
+    assert target.stat().st_mode & 0o777 == 0o640
+    fresh = tmp_path / "new.yaml"
+    umask = os.umask(0o022)
+    try:
+        write_atomic(fresh, "x")
+    finally:
+        os.umask(umask)
+    assert fresh.stat().st_mode & 0o777 == 0o644
+
+
 def test_a_failed_atomic_write_keeps_the_old_file_and_no_temporary(tmp_path, monkeypatch):
     target = tmp_path / "plan.json"
     target.write_text("old")

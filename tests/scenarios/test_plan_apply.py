@@ -258,3 +258,20 @@ def test_saved_plan_keeps_its_environment(capsys, portal):
     applied = run(capsys, "apply", "plan.json")
     assert applied.code == 0, applied.err
     assert "Accord URL (test)" in applied.out  # the sandbox override
+
+
+def test_racing_applies_converge_on_restores_and_archives(capsys, portal):
+    apply_shipped(capsys, portal)
+    client = portal.client()
+    client.archive_property("accord_progress")  # to restore
+    client.create_property(Property("accord_notes", "Accord notes", "string", "textarea", GROUP, "Old field."))
+    config_path = portal.config()
+    config_path.write_text(config_path.read_text().replace("tombstones: []", "tombstones:\n  - accord_notes"))
+    config = load_config(config_path)
+    slow_plan, _ = make_plan(portal.client(), config)
+    assert {c.action for c in slow_plan.changes} == {"restore", "archive"}
+    assert run(capsys, "apply", "--auto-approve", "--allow-archive").code == 0  # the other apply wins
+    done = apply_plan(portal.client(), slow_plan)  # its restore meets a 409, its archive a 404
+    assert done == ["restored property 'accord_progress'", "archived property 'accord_notes'"]
+    plan, _ = make_plan(portal.client(), config)
+    assert plan.changes == ()
