@@ -124,6 +124,8 @@ def main() -> None:
     text = ("# check and seed-deals\n\n`python benchmarks/bench_check.py --deals " + options.deals
             + f" --via-runs {options.via_runs} --max-delay {options.max_delay}` (emulator on "
             "127.0.0.1, no rate limit; each command its own process)\n\n" + "\n".join(table) + "\n")
+    text += ("\nThe requests of a `check --via` row include the service's own (its worker's batch update and "
+             "its reads), as both talk to the same emulator.\n")
     if latencies:
         ordered = sorted(latencies)
         text += (f"\nEvent-to-deal latency through `provisioner serve --max-delay {options.max_delay}` "

@@ -13,9 +13,10 @@ case that would eat the machine or run for minutes ends as "killed" or "MemoryEr
 Cases:
 - mix: EVENTS lines of bench_sync's event mix (several snapshots per deal), each through
   ``parse_line``: lines per CPU-second is the input path's own rate;
-- mix, coalesced: the same through ``parse_lines`` (read, check and coalesce, as push does);
-- invalid: INVALID lines that fail a check, through ``parse_lines``: peak memory of the records
-  set aside;
+- mix, coalesced: the same read, checked and coalesced as push does (``parse_lines``, or
+  ``coalesce.read_chunks`` where the input is read in chunks);
+- invalid: INVALID lines that fail a check, read the same way: peak memory of the records set
+  aside;
 - hostile: one hostile line followed by a good one, each class of issue 9; ``/dev/zero``.
 """
 
@@ -69,10 +70,10 @@ try:
     from provisioner.sync.source import read_lines
 except ImportError:  # the old tree read text, invalid UTF-8 replaced
     read_lines = None
-try:
-    from provisioner.sync.coalesce import parse_lines
-except ImportError:
-    parse_lines = events.parse_lines
+try:  # the input read in chunks, each coalesced (a run holds one chunk)
+    from provisioner.sync.coalesce import read_chunks
+except ImportError:  # the whole input coalesced at once
+    read_chunks = None
 start = time.process_time()
 handle = open(path, "rb") if read_lines else open(path, encoding="utf-8", errors="replace")
 lines = read_lines(handle) if read_lines else handle
@@ -81,9 +82,15 @@ if mode == "parse_line":
     for n, line in enumerate(lines, 1):
         kind = type(events.parse_line(n, line, rules)).__name__
         counts[kind] = counts.get(kind, 0) + 1
+elif read_chunks is None:
+    parsed = events.parse_lines(lines, rules)
+    counts = {"read": parsed.read, "invalid": len(parsed.invalid), "ignored": len(parsed.ignored)}
 else:
-    parsed = parse_lines(lines, rules)
-    counts = {"valid": parsed.valid, "invalid": len(parsed.invalid), "ignored": len(parsed.ignored)}
+    counts = {"read": 0, "invalid": 0, "ignored": 0}
+    for chunk in read_chunks(lines, rules):
+        counts["read"] += chunk.read
+        counts["invalid"] += len(chunk.invalid)
+        counts["ignored"] += chunk.ignored
 print(json.dumps({"loop_cpu": time.process_time() - start, "counts": counts}))
 """
 
@@ -128,6 +135,39 @@ def run(tree: Path, mode: str, source: str, limit: float) -> dict:
     return result
 
 
+# Decoders alone on the mix, in a child of the new tree: CPU per line of each candidate (orjson if installed).
+_DECODERS = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+lines = open(sys.argv[2], "rb").read().splitlines()
+import msgspec
+from provisioner.sync.events import _decode_record
+candidates = {"json.loads": json.loads, "msgspec untyped": msgspec.json.Decoder().decode,
+              "msgspec typed Struct (chosen)": _decode_record}
+try:
+    import orjson
+    candidates["orjson.loads"] = orjson.loads
+except ImportError:
+    pass
+rates = {}
+for name, decode in candidates.items():
+    best = 0.0
+    for _ in range(3):
+        start = time.process_time()
+        for line in lines:
+            decode(line)
+        best = max(best, len(lines) / (time.process_time() - start))
+    rates[name] = best
+print(json.dumps(rates))
+"""
+
+
+def decoder_rates(source: Path) -> dict[str, float]:
+    done = subprocess.run([sys.executable, "-c", _DECODERS, str(ROOT), str(source)], capture_output=True, text=True,
+                          check=True, cwd=tempfile.gettempdir())
+    return json.loads(done.stdout)
+
+
 def write_lines(path: Path, lines) -> None:
     with open(path, "w", encoding="utf-8", errors="surrogatepass") as out:
         for text in lines:
@@ -154,9 +194,12 @@ def main() -> None:
         write_lines(folder / "invalid.jsonl", (line.replace('"STATUS": "', '"STATUS": "Done ')
                                                for line in itertools.islice(itertools.cycle(mix), args.invalid)))
         del mix
+        rates = decoder_rates(folder / "mix.jsonl")
+        for name, rate in rates.items():
+            print(f"decoder {name}: {rate:,.0f} lines per CPU-s", flush=True)
         cases = [(f"mix, {args.events:,} lines, parse_line", "parse_line", str(folder / "mix.jsonl")),
-                 (f"mix, {args.events:,} lines, parse_lines (coalesced)", "parse_lines", str(folder / "mix.jsonl")),
-                 (f"{args.invalid:,} invalid lines, parse_lines", "parse_lines", str(folder / "invalid.jsonl"))]
+                 (f"mix, {args.events:,} lines, coalesced", "coalesced", str(folder / "mix.jsonl")),
+                 (f"{args.invalid:,} invalid lines, coalesced", "coalesced", str(folder / "invalid.jsonl"))]
         for index, (name, text) in enumerate(HOSTILE.items()):
             path = folder / f"hostile{index}.jsonl"
             write_lines(path, [text, GOOD])
@@ -174,6 +217,9 @@ def main() -> None:
     table = ["| case | tree | outcome | wall s | CPU s | peak RSS MB | lines per CPU-s (loop) |",
              "|---|---|---|---|---|---|---|"]
     table += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    table += ["", "Decoding alone, the same mix (best of 3, lines per CPU-second):", "",
+              "| decoder | lines per CPU-s |", "|---|---|"]
+    table += [f"| {name} | {rate:,.0f} |" for name, rate in sorted(rates.items(), key=lambda item: item[1])]
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     text = (f"# Input path: old ({args.old}) and new, one run\n\n`python benchmarks/bench_parse.py "
             f"--events {args.events} --invalid {args.invalid}` on {stamp}, {os.cpu_count()} cores, "

@@ -65,10 +65,22 @@ def _plan_sample(folder: Path) -> bytes:
     return (folder / "plan.json").read_bytes()
 
 
-def make_target(name: str, folder: Path):
-    """(samples, check): ``check(data)`` raises AssertionError on a finding."""
+def _file_check(load, path: Path):
+    """A file reader's check: the bytes written to ``path``, read; only a ProvisionerError may come out."""
     from provisioner.errors import ProvisionerError
 
+    def check(data: bytes) -> None:
+        path.write_bytes(data)
+        try:
+            load(path)
+        except ProvisionerError:
+            pass
+
+    return check
+
+
+def make_target(name: str, folder: Path):
+    """(samples, check): ``check(data)`` raises on a finding."""
     path = folder / "input"
     if name == "events":
         from provisioner.config import load_config
@@ -87,28 +99,11 @@ def make_target(name: str, folder: Path):
     if name == "config":
         from provisioner.config import load_config
 
-        def check(data: bytes) -> None:
-            path.write_bytes(data)
-            try:
-                load_config(path)
-            except ProvisionerError:
-                pass
-
-        return [(ROOT / "hubspot_schema.yaml").read_bytes()], check
+        return [(ROOT / "hubspot_schema.yaml").read_bytes()], _file_check(load_config, path)
     if name == "planfile":
-        try:
-            from provisioner.planfile import load_plan
-        except ImportError:  # before the plan file moved out of the engine module
-            from provisioner.engine import load_plan
+        from provisioner.planfile import load_plan
 
-        def check(data: bytes) -> None:
-            path.write_bytes(data)
-            try:
-                load_plan(path)
-            except ProvisionerError:
-                pass
-
-        return [_plan_sample(folder)], check
+        return [_plan_sample(folder)], _file_check(load_plan, path)
     raise SystemExit(f"unknown target {name}")
 
 
@@ -261,8 +256,11 @@ def main() -> None:
     for finding in findings:
         lines.append(f"- **{finding['target']}**: {finding['kind']}: {finding['detail'][:200]!r}; "
                      f"input starts {finding['input'][:160]!r}")
+    notes = ""  # a "## Notes" section written by hand is kept from run to run
+    if args.out.exists() and "\n## Notes" in args.out.read_text():
+        notes = "\n## Notes" + args.out.read_text().split("\n## Notes", 1)[1]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n")
+    args.out.write_text("\n".join(lines) + "\n" + notes)
     print(f"written {args.out}")
 
 

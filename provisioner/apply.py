@@ -42,6 +42,7 @@ from provisioner.model import SchemaState
 from provisioner.plan import Plan
 
 log = logging.getLogger(__name__)
+EXISTS = "OBJECT_ALREADY_EXISTS"  # HubSpot's category for an input naming a property that exists
 T = TypeVar("T")
 # How long an object a 409 says exists may stay invisible (HubSpot's lag is 250-700 ms).
 VISIBLE_WITHIN_S = 10.0
@@ -126,27 +127,34 @@ class _Applier:
         self.done.append(f"archived property '{change.key}'")
 
     def _create_properties(self, creates: tuple[Change, ...]) -> None:
-        """New properties in one batch call; what it did not create is created one by one."""
+        """New properties in batch calls (100 a request); those HubSpot names as existing already are
+        read and updated; any other it did not create is created one by one."""
         props = [property_from_fields(c.after) for c in creates]
         created: set[str] = set()
+        existing: set[str] = set()
         try:
             results, failures = self.client.batch_create_properties(props)
             created = {item.property.name for item in results}
+            existing = {name for failure in failures if failure.category == EXISTS for name in failure.names}
             for failure in failures:
-                log.info("Detected a failed batch input: %s", failure.message)
-        except ConflictError:
+                log.info("Detected a failed batch input %s: %s", ", ".join(failure.names), failure.message)
+        except ConflictError:  # a request refused whole: nothing tells which exist
             log.info("Detected a property that already exists; creating one by one")
         for prop in props:
-            if prop.name in created:
-                self.done.append(f"created property '{prop.name}'")
-                continue
-            try:
-                self.client.create_property(prop)
-            except ConflictError:  # created meanwhile: read it and update what differs
-                read = functools.partial(self.client.get_property, prop.name)
-                current = self.until_visible(read, f"property '{prop.name}'")
-                self._converge(prop.name, property_fields(current.property), property_fields(prop))
+            if prop.name in existing:
+                self._adopt(prop)
+            elif prop.name not in created:
+                try:
+                    self.client.create_property(prop)
+                except ConflictError:  # created meanwhile
+                    self._adopt(prop)
             self.done.append(f"created property '{prop.name}'")
+
+    def _adopt(self, prop) -> None:
+        """A property created meanwhile (a racing apply): read it and update what differs."""
+        read = functools.partial(self.client.get_property, prop.name)
+        current = self.until_visible(read, f"property '{prop.name}'")
+        self._converge(prop.name, property_fields(current.property), property_fields(prop))
 
     def _converge(self, name: str, live: dict[str, Any], desired: dict[str, Any]) -> None:
         """Update what differs from the desired fields (after a restore, or a create that lost a race)."""

@@ -41,7 +41,7 @@ def check(ctx, config_file, environment, local, api_version, tier, deal_id, keep
     Exit 0 only when every step passed.
     """
     from provisioner.check import run_check
-    from provisioner.check_render import RENDERERS
+    from provisioner.check.render import RENDERERS
 
     config = load(config_file, environment)
     client = open_client(local, api_version, tier, config.api_version)

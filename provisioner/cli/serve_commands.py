@@ -98,7 +98,7 @@ def serve_command(config_file, environment, local, api_version, tier, host, port
     config = load(config_file, environment)
     rules = Rules.from_config(config)
     path = _store_path(config, store_path)
-    client = open_client(local, api_version, tier, config.api_version)
+    client = open_client(local, api_version, tier, config.api_version, service=True)
     settings = ServeSettings(host=host, port=port, max_delay=max_delay, drain_timeout=drain_timeout,
                              public_url=public_url, max_body=max_body, max_queue=max_queue,
                              restores_per_hour=restores_per_hour, app_id=app_id)
@@ -126,7 +126,7 @@ def worker_command(config_file, environment, local, api_version, tier, max_delay
     config = load(config_file, environment)
     rules = Rules.from_config(config)
     path = _store_path(config, store_path)
-    client = open_client(local, api_version, tier, config.api_version)
+    client = open_client(local, api_version, tier, config.api_version, service=True)
     worker = Worker(lambda: Queue(path, rules), client, Metrics(), max_delay=max_delay,
                     rescan_s=max(max_delay, 0.05))
     stop = threading.Event()

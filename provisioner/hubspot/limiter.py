@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -31,6 +32,7 @@ SECOND_S = 1.0
 # A wait computed to end exactly at a boundary may land a hair before it in floating point.
 _MARGIN_S = 1e-6
 
+_WHOLE = re.compile(r"[0-9]{1,12}")  # ASCII digits only: "²".isdigit() is true
 MAX_HEADER = "X-HubSpot-RateLimit-Max"
 REMAINING_HEADER = "X-HubSpot-RateLimit-Remaining"
 SECONDLY_HEADER = "X-HubSpot-RateLimit-Secondly"
@@ -40,9 +42,8 @@ SECONDLY_REMAINING_HEADER = "X-HubSpot-RateLimit-Secondly-Remaining"
 def int_header(headers: Mapping[str, str] | None, name: str) -> int | None:
     """A header's whole non-negative number, or None when absent or not such a number."""
     value = (headers or {}).get(name)
-    if value is None or not str(value).strip().isdigit() or len(str(value).strip()) > 12:
-        return None
-    return int(str(value).strip())
+    text = str(value).strip() if value is not None else ""
+    return int(text) if _WHOLE.fullmatch(text) else None
 
 
 class RateLimiter:
@@ -117,7 +118,8 @@ class RateLimiter:
             log.info("Detected a lower rate limit from HubSpot: %d per window", maximum)
             self.per_window = maximum
         secondly = int_header(headers, SECONDLY_HEADER)
-        if secondly and secondly != self.per_second:
+        # More a second than the window allows would mean nothing (and bounds what is counted).
+        if secondly and secondly <= self.per_window and secondly != self.per_second:
             log.info("Detected HubSpot's per-second limit: %d a second; pacing by it", secondly)
             self.per_second = secondly
         self._catch_up(self.per_window, self.window_s, int_header(headers, REMAINING_HEADER), now)

@@ -55,22 +55,13 @@ class SchemaEndpoints(Endpoints):
         return live_property_from_json(self.request("POST", self.paths.properties(), body=property_payload(prop)))
 
     def batch_create_properties(self, props: Iterable[Property]) -> tuple[list[LiveProperty], list[BatchError]]:
-        """Create properties, 100 a request; per-input failures (207) come back as BatchErrors naming them.
-
-        A request refused whole with a 409 (a property of it exists already) is reported as one
-        BatchError naming every input of that request, so the other requests' results are kept.
-        """
+        """Create properties, 100 a request; per-input failures (207) come back as BatchErrors naming them
+        (``names``, from HubSpot's ``context.name``)."""
         created: list[LiveProperty] = []
         failures: list[BatchError] = []
         for part in chunks(list(props)):
-            try:
-                body = self.request("POST", self.paths.properties("/batch/create"),
-                                    body={"inputs": [property_payload(p) for p in part]})
-            except errors.ConflictError as exc:
-                failures.append(BatchError(status="error", category=exc.category or "OBJECT_ALREADY_EXISTS",
-                                           message=str(exc.args[0]), sub_category=exc.sub_category,
-                                           names=tuple(p.name for p in part)))
-                continue
+            body = self.request("POST", self.paths.properties("/batch/create"),
+                                body={"inputs": [property_payload(p) for p in part]})
             created.extend(live_property_from_json(item) for item in results_of(body, "properties"))
             failures.extend(batch_errors_from_json(body))
         return created, failures

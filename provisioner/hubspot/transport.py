@@ -310,7 +310,7 @@ def _too_large(method: str, path: str, status: int) -> errors.ApiError:
 def _error_body(content: bytes) -> Any:
     try:
         return json.loads(content) if content else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

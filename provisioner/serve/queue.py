@@ -14,7 +14,8 @@ Every write of a commit (intake, guard) happens in one transaction with ``synchr
 so a request answered after ``commit`` returned is on disk.
 
 The interface (``commit``, ``pending``, ``send``) is small on purpose: the PostgreSQL store of
-the next step implements the same three.
+the next step implements the same three. Everything that reads or writes the store's tables stays
+in this one module (a little over the usual size) so that a change of the store is one change here.
 """
 
 from __future__ import annotations

@@ -131,7 +131,9 @@ def run_service(settings: ServeSettings, rules: Rules, store_path: str, client, 
     worker.thread.start()
     _route_server_logs()
     config = uvicorn.Config(build_app(service), log_config=None, access_log=False, lifespan="off",
-                            timeout_graceful_shutdown=max(1, int(settings.drain_timeout)), server_header=False)
+                            timeout_graceful_shutdown=max(1, int(settings.drain_timeout)), server_header=False,
+                            # The URI HubSpot signed comes from --public-url, never from X-Forwarded-* headers.
+                            proxy_headers=False)
     server = _Server(config, on_signal)
     try:
         server.run(sockets=[sock])

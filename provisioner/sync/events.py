@@ -47,8 +47,8 @@ _MEMO_KEPT = 4096  # checked values remembered per field (see ``Rules.fields``)
 _ABSENT = object()
 
 
-class _Record(msgspec.Struct):
-    """The common event record, typed: anything else is read untyped and checked key by key."""
+class _Record(msgspec.Struct, forbid_unknown_fields=True):
+    """The common event record, typed and nothing else: any other line is read untyped, checked key by key."""
 
     event: str
     occurred_at: str
@@ -61,9 +61,13 @@ _decode_record = msgspec.json.Decoder(_Record).decode
 _decode_any = msgspec.json.Decoder().decode
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Snapshot:
-    """One Accord's values when a trigger fired, mapped to deal properties."""
+    """One Accord's values when a trigger fired, mapped to deal properties.
+
+    Treated as immutable, but not ``frozen``: a frozen dataclass takes 5 times as long to make
+    (0.87 against 0.18 microseconds), and one is made per valid line.
+    """
 
     line_no: int
     event: str
@@ -172,10 +176,8 @@ def parse_line(line_no: int, line: bytes | str, rules: Rules) -> Snapshot | Igno
             return Invalid(line_no, (f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",), _kept(raw))
     # Without non-ASCII bytes, escapes or DEL, no string of the line can hold a control character.
     plain = plain and b"\\" not in raw and b"\x7f" not in raw
-    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _depth(raw) > MAX_DEPTH:
-        return Invalid(line_no, (f"nested deeper than {MAX_DEPTH} levels",), _kept(raw))
     try:
-        record = _decode_record(raw)
+        record = _decode_record(raw)  # no unknown key, a flat ``data``: at most two levels deep
     except (msgspec.MsgspecError, ValueError, RecursionError):
         record = None
     if record is not None and record.event:
@@ -186,6 +188,8 @@ def parse_line(line_no: int, line: bytes | str, rules: Rules) -> Snapshot | Igno
                         rules, plain, True)
     if not raw.strip():
         return None
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _depth(raw) > MAX_DEPTH:
+        return Invalid(line_no, (f"nested deeper than {MAX_DEPTH} levels",), _kept(raw))
     return _read_untyped(line_no, raw, rules)
 
 

@@ -67,6 +67,8 @@ def test_racing_apply_turns_409_into_read_and_update():
     codes = [response["status"]["code"] for response in cassette.responses]
     assert 409 in codes
     assert any(r.method == "PATCH" and r.path.endswith("/accord_url") for r in cassette.requests)
+    # The 207 names the inputs that exist (context.name): they are read, never created one by one.
+    assert not [r for r in cassette.requests if r.method == "POST" and r.path.endswith("/properties/2026-03/deals")]
     assert len(done) == 9
 
 

@@ -17,7 +17,7 @@ from provisioner import errors
 from provisioner.hubspot.client import HubSpotClient
 from provisioner.hubspot.deadline import parse_timeout
 from provisioner.hubspot.transport import MAX_RETRY_AFTER_S, parse_retry_after
-from tests.engine.test_client import ACCOUNT, RATE, Scripted
+from tests.hubspot.scripted import ACCOUNT, RATE, FakeClock, Scripted
 from tests.hubspot.servers import hostile_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,14 +153,3 @@ def test_plan_with_a_timeout_that_is_no_number_is_one_line():
                      HUBSPOT_BASE_URL="http://127.0.0.1:9", PROVISIONER_TIMEOUT="soon")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "PROVISIONER_TIMEOUT must be a positive number of seconds, not 'soon'" in result.stderr
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds

@@ -13,18 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from provisioner.hubspot.limiter import RateLimiter
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        assert seconds >= 0
-        self.now += seconds
+from tests.hubspot.scripted import FakeClock
 
 
 def most_in_any_span(instants: list[float], span: float) -> int:

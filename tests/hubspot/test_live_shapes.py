@@ -9,7 +9,7 @@ from provisioner import errors
 from provisioner.hubspot.api_errors import required_scopes
 from provisioner.hubspot.wire import batch_errors_from_json, batch_result_from_json
 from provisioner.model import Property
-from tests.engine.test_client import ACCOUNT, Scripted, client_for
+from tests.hubspot.scripted import ACCOUNT, Scripted, client_for
 
 # 403 as a live portal sends it: no errors array, the scopes in context.requiredGranularScopes.
 LIVE_403 = {"status": "error", "message": "One or more of the following scopes are required.",
@@ -55,19 +55,6 @@ def test_property_batch_create_207_names_the_failed_inputs():
         [Property("accord_a", "A", "string", "text", "g"), Property("accord_b", "B", "string", "text", "g")])
     assert [p.property.name for p in created] == ["accord_a"]
     assert failures[0].names == ("accord_b",) and failures[0].category == "OBJECT_ALREADY_EXISTS"
-
-
-def test_a_whole_batch_refused_with_409_names_its_inputs_and_keeps_the_other_batches():
-    prop = {"label": "P", "type": "string", "fieldType": "text", "groupName": "g", "description": "", "options": []}
-    first = {"status": "COMPLETE", "results": [dict(prop, name=f"accord_{i:03d}") for i in range(100)]}
-    conflict = {"status": "error", "message": "A property named 'accord_150' already exists.",
-                "category": "OBJECT_ALREADY_EXISTS", "subCategory": "Properties.PROPERTY_WITH_NAME_EXISTS"}
-    client, _ = client_for(Scripted((201, first, {}), (409, conflict, {})))
-    props = [Property(f"accord_{i:03d}", "P", "string", "text", "g") for i in range(200)]
-    created, failures = client.batch_create_properties(props)
-    assert len(created) == 100
-    assert failures[0].names == tuple(p.name for p in props[100:])
-    assert failures[0].sub_category == "Properties.PROPERTY_WITH_NAME_EXISTS"
 
 
 @pytest.mark.parametrize("context", [{"name": ["a", "b"]}, {"name": "a"}, {"names": ["a"]}, {"name": None},

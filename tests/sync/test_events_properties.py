@@ -102,3 +102,14 @@ def test_equal_numbers_normalise_equal(number):
     texts = {normalise_number(form) for form in forms if len(str(form)) <= 64}
     assert len(texts) == 1, (number, forms, texts)
     assert Decimal(texts.pop()) == number  # exact: never rounded
+
+
+@settings(max_examples=200)
+@given(records, st.booleans())
+def test_a_line_as_text_and_as_bytes_is_the_same_record(record, ascii_only):
+    text = json.dumps(record, ensure_ascii=ascii_only, allow_nan=True)
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: text that no file can hold
+        return
+    assert parse_line(5, text, RULES) == parse_line(5, raw, RULES)

@@ -14,11 +14,15 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from provisioner.hubspot.connect import connect
+from provisioner.emulator import Emulator, EmulatorSettings
+from provisioner.hubspot.client import HubSpotClient
+from provisioner.hubspot.connect import LOCAL_BASE_URL
 from tests.scenarios.harness import SHIPPED
 
 TIMEOUT = 60  # seconds a push of a few hostile lines may take, with the interpreter's start
@@ -34,17 +38,25 @@ def portal(tmp_path_factory):
     done = subprocess.run([sys.executable, "-m", "provisioner", "apply", "--local", "--auto-approve"],
                           cwd=folder, env=env, capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 0, done.stderr
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PROVISIONER_LOCAL_STATE", env["PROVISIONER_LOCAL_STATE"])
-        client = connect(local=True)
+    with local_portal(env) as client:
         deals = [r.id for r in client.batch_create_deals([{"dealname": "Good"}, {"dealname": "Other"}]).results]
     return folder, env, deals
 
 
+@contextmanager
+def local_portal(env: dict) -> Iterator[HubSpotClient]:
+    """A client of the same local portal the CLI uses, in this process; closed (unlocked) after use."""
+    emulator = Emulator(EmulatorSettings(state_file=env["PROVISIONER_LOCAL_STATE"], burst_limit=None,
+                                         daily_limit=None, state_lock_wait_s=TIMEOUT))
+    try:
+        yield HubSpotClient(LOCAL_BASE_URL, "local", tier="unlimited", wsgi_app=emulator.app)
+    finally:
+        emulator.close()
+
+
 def read_deal(env: dict, deal_id: str) -> dict:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PROVISIONER_LOCAL_STATE", env["PROVISIONER_LOCAL_STATE"])
-        record = connect(local=True).batch_read_deals([deal_id], ["current_stage", "accord_progress"]).results[0]
+    with local_portal(env) as client:
+        record = client.batch_read_deals([deal_id], ["current_stage", "accord_progress"]).results[0]
     return {name: record.properties.get(name) for name in ("current_stage", "accord_progress")}
 
 
@@ -61,6 +73,7 @@ def push(folder: Path, env: dict, name: str, source: str, stdin: bytes | None = 
     )
     err = done.stderr.decode("utf-8", "replace")
     assert "Traceback" not in err, err
+    assert done.stdout.strip(), f"exit {done.returncode}, no report: {err}"
     return done.returncode, json.loads(done.stdout), err
 
 
@@ -162,3 +175,19 @@ def test_a_dead_letter_keeps_a_bounded_prefix_of_its_line(portal):
     (letter,) = json.loads(letters.stdout)
     assert letter["line"].endswith("…") and len(letter["line"]) == 2049
     assert letter["line"].startswith('{"event": "step_updated"')
+
+
+def test_odd_but_valid_input_is_accepted_as_documented(portal):
+    """CRLF, blank and blank-looking lines, a key given twice (the last counts), thousands of unknown keys."""
+    folder, env, (deal, other) = portal
+    twice = line(other, at="2026-11-27T12:00:00Z", PROGRESS=1).replace(b'"PROGRESS": 1', b'"PROGRESS": 1, "PROGRESS": 2')
+    crowded = json.loads(line(other, at="2026-11-27T11:00:00Z", STAGE_NAME="crowded"))
+    crowded["data"].update({f"unknown_{i}": i for i in range(2000)})
+    crowded["context"] = {f"k{i}": [i] for i in range(500)}
+    source = folder / "odd-valid.jsonl"
+    source.write_bytes(b"\r\n".join([good(deal, "odd"), b"", b"   \t ", twice, json.dumps(crowded).encode()]) + b"\r\n")
+    code, report, err = push(folder, env, "odd-valid", str(source))
+    assert code == 0, report["problems"]
+    assert (report["events_read"], report["invalid"], report["deals_written"]) == (3, 0, 2)
+    assert read_deal(env, deal) == {"current_stage": "stage odd", "accord_progress": "50"}
+    assert read_deal(env, other) == {"current_stage": "crowded", "accord_progress": "2"}

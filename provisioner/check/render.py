@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from provisioner.check import FAILED, PASSED, CheckReport
+from provisioner.check.report import FAILED, PASSED, CheckReport
 
 FORMAT_VERSION = 1
 _MARK = {PASSED: "ok", FAILED: "FAIL", "skipped": "--"}

@@ -8,40 +8,7 @@ import pytest
 
 from provisioner import errors
 from provisioner.hubspot.client import HubSpotClient, RateLimiter
-
-
-class Scripted:
-    """A WSGI app answering from a script of (status, body, headers); records what it was sent."""
-
-    def __init__(self, *answers):
-        self.answers = list(answers)
-        self.seen: list[tuple[str, str, dict]] = []
-
-    def __call__(self, environ, start_response):
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        self.seen.append((environ["REQUEST_METHOD"], environ["PATH_INFO"],
-                          {"auth": environ.get("HTTP_AUTHORIZATION"), "body": body.decode()}))
-        status, payload, headers = self.answers.pop(0)
-        if status == "drop":
-            raise ConnectionResetError("dropped")
-        data = b"" if payload is None else json.dumps(payload).encode()
-        start_response(f"{status} X", [("Content-Type", "application/json"), *headers.items()])
-        return [data]
-
-
-def client_for(app, **kwargs):
-    """A client whose sleeps are recorded, not slept (no pacing: the limiter has its own tests)."""
-    sleeps: list[float] = []
-    kwargs.setdefault("tier", "unlimited")
-    client = HubSpotClient("http://portal.test", "secret-token", wsgi_app=app, sleep=sleeps.append,
-                           clock=lambda: 0.0, **kwargs)
-    return client, sleeps
-
-
-ACCOUNT = {"portalId": 42, "accountType": "STANDARD", "timeZone": "UTC"}
-RATE = {"status": "error", "message": "You have reached your ten_secondly_rolling limit.", "errorType": "RATE_LIMIT",
-        "correlationId": "c-1", "policyName": "TEN_SECONDLY_ROLLING"}
+from tests.hubspot.scripted import ACCOUNT, RATE, FakeClock, Scripted, client_for
 
 
 def test_paths_follow_the_api_version():
@@ -155,17 +122,6 @@ def test_malformed_answer_is_an_error_not_a_traceback():
     client, _ = client_for(Scripted((200, {"unexpected": True}, {})))
     with pytest.raises(errors.ApiError, match="unexpected groups"):
         client.list_groups()
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 def test_rate_limiter_spaces_requests_to_the_tier():

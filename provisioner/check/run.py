@@ -17,14 +17,13 @@ The steps, in order; a failed step stops the ones after it (cleanup always runs)
 
 With ``via`` (a running ``provisioner serve``), step 5 posts the snapshot to the service's signed
 intake instead, step 6 measures event-to-deal latency, and cleanup puts the service's store back
-as it was for the deal (``check_via``).
+as it was for the deal (``via``).
 
-The result is a frozen ``CheckReport``; ``check_render`` turns it into text, JSON or markdown.
+The result is a frozen ``CheckReport`` (``report``); ``render`` turns it into text, JSON or markdown.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
 import sqlite3
 import tempfile
@@ -34,7 +33,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from provisioner import check_via
 from provisioner.changes import (
     ArchiveProperty,
     Change,
@@ -43,6 +41,9 @@ from provisioner.changes import (
     UpdateGroup,
     UpdateProperty,
 )
+from provisioner.check import via as check_via
+from provisioner.check.report import FAILED, PASSED, SKIPPED, CheckReport, PropertyCheck, Step
+from provisioner.check.snapshot import snapshot_line
 from provisioner.errors import MissingScopesError, ProvisionerError
 from provisioner.hubspot.client import OBJECT_SCOPES, HubSpotClient
 from provisioner.model import Config
@@ -54,60 +55,9 @@ from provisioner.sync.events import ParsedInput, Rules, parse_lines
 from provisioner.sync.store import SyncStore
 from provisioner.sync.verify import same_value
 
-PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 TEST_DEAL_NAME = "provisioner check: test deal, safe to delete"
 READ_BACK_DEADLINE_S = 10.0  # HubSpot's read-after-write lag was seen at 250-700 ms
 READ_BACK_INTERVAL_S = 0.25
-URL_PREFIX = "https://app.accord.example/provisioner-check/"
-PREFERRED_EVENT = "step_updated"
-
-
-@dataclass(frozen=True)
-class Step:
-    """One step of the check and how it went."""
-
-    name: str
-    status: str  # passed | failed | skipped
-    detail: str
-
-    @property
-    def passed(self) -> bool:
-        return self.status == PASSED
-
-
-@dataclass(frozen=True)
-class PropertyCheck:
-    """One mapped property of the round trip: the value sent and the value read back."""
-
-    field: str  # Accord's field name, e.g. "URL"
-    property: str  # HubSpot internal name
-    sent: str
-    read: str | None
-    matches: bool
-
-
-@dataclass(frozen=True)
-class CheckReport:
-    config_path: str
-    environment: str | None
-    portal_id: int | None
-    steps: tuple[Step, ...]
-    manual_steps: tuple[ManualStep, ...] = ()
-    properties: tuple[PropertyCheck, ...] = ()
-    deal_id: str | None = None
-    deal_created: bool = False
-    deal_kept: bool = False
-    requests: int = 0
-    seconds: float = 0.0
-    started_at: str = ""
-    via: str | None = None  # the service's intake, when the snapshot went through `serve`
-    latency_s: float | None = None  # event-to-deal latency through the service
-
-    @property
-    def ok(self) -> bool:
-        """True only when no step failed and the round trip ran to its end."""
-        names = {step.name for step in self.steps if step.passed}
-        return not any(step.status == FAILED for step in self.steps) and {"push", "read back"} <= names
 
 
 @dataclass
@@ -170,38 +120,6 @@ def describe_change(change: Change) -> str:
     if isinstance(change, ArchiveProperty):
         return f"{change.kind} {change.key}: a tombstone, still active"
     return f"{change.kind} {change.key}: missing"  # CreateGroup, CreateProperty, SetRule
-
-
-def synthetic_data(rules: Rules) -> dict[str, object]:
-    """A value for every mapped Accord field; the URL exactly at its declared character limit."""
-    values: dict[str, object] = {
-        "URL": URL_PREFIX + secrets.token_hex(8),
-        "STATUS": "On Track",
-        "STAGE_NAME": "provisioner check stage",
-        "CUSTOMER_INVITED_COUNT": 3,
-        "CUSTOMER_ACCEPTED_COUNT": 2,
-        "PROGRESS": 45,
-        "EXECUTION_SCORE": 78,
-    }
-    url_property = rules.mapping.get("URL")
-    limit = rules.max_length.get(url_property) if url_property else None
-    if limit is not None:
-        base = str(values["URL"])[:limit]
-        values["URL"] = base + "x" * (limit - len(base))
-    return {accord_field: values[accord_field] for accord_field in rules.mapping if accord_field in values}
-
-
-def snapshot_line(rules: Rules, deal_id: str, occurred_at: str, *, accord_id: str | None = None,
-                  record_id: str | None = None) -> str:
-    """The synthetic Accord snapshot as one input line of the value sync."""
-    triggers = sorted(rules.triggers)
-    event = PREFERRED_EVENT if PREFERRED_EVENT in rules.triggers else (triggers[0] if triggers else PREFERRED_EVENT)
-    record = {"id": record_id} if record_id else {}
-    return json.dumps({
-        **record, "event": event, "occurred_at": occurred_at,
-        "accord_id": accord_id or f"provisioner-check-{secrets.token_hex(4)}", "deal_id": deal_id,
-        "data": synthetic_data(rules),
-    })
 
 
 def _read_values(client: HubSpotClient, deal_id: str, properties: list[str]) -> dict[str, str | None] | None:
