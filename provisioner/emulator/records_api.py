@@ -75,7 +75,7 @@ def _batch_record(call: Call, deal_id: str, deal: Deal, names: list[str]) -> dic
     """A record inside a batch answer: as a single read shows it, plus the record's ``url`` in HubSpot's UI."""
     record = deal.as_json(deal_id, names)
     s = call.settings
-    record["url"] = f"https://{s.ui_domain}/contacts/{s.portal_id}/record/0-3/{quote(deal_id)}"
+    record["url"] = f"https://{s.ui_domain}/contacts/{s.portal_id}/record/0-3/{deal_id}"  # ids are numeric
     return record
 
 

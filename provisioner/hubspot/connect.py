@@ -6,6 +6,7 @@ Never falls back to the local portal by itself: a pipeline that lost its secret 
 from __future__ import annotations
 
 import os
+import weakref
 from pathlib import Path
 
 from provisioner.errors import UsageError
@@ -73,9 +74,12 @@ def connect(*, local: bool, api_version: str | None = None, tier: str | None = N
                 f"cannot open the local portal: {exc}",
                 hint="remove that file to start an empty local portal, or point PROVISIONER_LOCAL_STATE elsewhere",
             ) from None
-        return HubSpotClient(
+        client = HubSpotClient(
             LOCAL_BASE_URL, LOCAL_TOKEN, api_version=version, tier="unlimited", wsgi_app=emulator.app, **client_options
         )
+        # The local portal (and its lock) lives exactly as long as the client: let go of it, let go of the portal.
+        weakref.finalize(client, emulator.close)
+        return client
     token = os.environ.get("HUBSPOT_ACCESS_TOKEN")
     if not token:
         raise UsageError(

@@ -81,3 +81,19 @@ def test_a_body_over_the_limit_is_413_unread(base_url):
         assert b" 413 " in sock.recv(1024).split(b"\r\n", 1)[0]
     finally:
         sock.close()
+
+
+@pytest.mark.parametrize("method, path, status", [
+    ("GET", "/crm/v3/properties/deals/groups/", 200),  # a trailing slash is the same path
+    ("GET", "/crm/properties/2026-09/0-3/groups", 200),
+    ("GET", "/crm/properties/2024-01/deals/groups", 404),  # not a version HubSpot serves
+    ("GET", "/crm/v3/properties/contacts", 404),  # deals only
+    ("GET", "/crm/v3/properties/deals/a/b/c", 404),
+    ("PUT", "/crm/v3/properties/deals/groups", 405),
+    ("POST", "/account-info/v3/details", 405),
+])
+def test_routing(local, method, path, status):
+    answer = local(method, path)
+    assert answer.status_code == status
+    if status >= 400:
+        assert answer.body["category"] in ("OBJECT_NOT_FOUND", "METHOD_NOT_ALLOWED") and answer.body["correlationId"]

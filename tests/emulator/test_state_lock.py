@@ -164,3 +164,16 @@ def test_a_portal_let_go_of_without_close_lets_go_of_the_file(tmp_path):
                             "Store(sys.argv[1]).close()", str(tmp_path / "portal")],
                            capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stderr
+
+
+def test_a_local_client_let_go_of_lets_go_of_the_portal(tmp_path, monkeypatch):
+    from provisioner.hubspot.connect import connect
+
+    monkeypatch.setenv("PROVISIONER_LOCAL_STATE", str(tmp_path / "portal"))
+    client = connect(local=True)
+    client.list_groups()
+    del client  # no close: the client going out of scope is enough
+    check = subprocess.run([sys.executable, "-c", "import sys\nfrom provisioner.emulator.persist import Store\n"
+                            "Store(sys.argv[1]).close()", str(tmp_path / "portal")],
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stderr
