@@ -57,7 +57,7 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._answers: deque[float] = deque()  # when answers arrived, oldest first
-        self._last_start: float | None = None
+        self._slot: float | None = None  # the instant the last start was due (its place in the pace)
         self._lock = threading.Lock()
 
     @property
@@ -75,8 +75,8 @@ class RateLimiter:
         if self.per_window is None:
             return 0.0
         ready = -math.inf
-        if self._last_start is not None:
-            ready = self._last_start + self.interval_s
+        if self._slot is not None:
+            ready = self._slot + self.interval_s + _MARGIN_S  # the margin keeps n starts beyond n-1 intervals
         ready = max(ready, self._free_at(self.per_window, self.window_s), self._free_at(self.per_second, SECOND_S))
         return max(0.0, ready - now)
 
@@ -91,11 +91,18 @@ class RateLimiter:
         with self._lock:
             if self.per_window is None:
                 return
-            delay = self.delay(self._clock())
+            now = self._clock()
+            delay = self.delay(now)
             if delay > 0:
                 log.debug("Rate limiter waits %.3fs", delay)
                 self._sleep(delay + _MARGIN_S)
-            self._last_start = self._clock()
+            start = self._clock()
+            # A start late by up to one interval (the previous answer, or the work between two
+            # requests, took longer than the pace) keeps its place in the pace: the next may follow
+            # sooner, so slow turns are made up. Later than that, the pace starts again from here.
+            due = start if self._slot is None else max(self._slot + self.interval_s + _MARGIN_S,
+                                                       start - self.interval_s)
+            self._slot = min(due, start)
 
     def record(self, headers: Mapping[str, str] | None = None) -> None:
         """Count an answer (or a failed attempt) now, and adopt what its rate-limit headers say."""

@@ -15,9 +15,11 @@ confirm. Memory follows the chunk and the batch, never the store.
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from provisioner.errors import ApiError, ConnectionFailed, ProvisionerError
@@ -64,10 +66,10 @@ def _input_letters(invalid: Iterable[Invalid]) -> list[NewDeadLetter]:
 
 def accept_into(db: sqlite3.Connection, merged: Coalescer, invalid: Sequence[Invalid] = ()) -> AcceptResult:
     """``accept`` inside a transaction the caller holds."""
-    rows = merged.rows()
-    changed = SyncStore.accept_rows(db, rows)
+    values = len(merged)
+    changed = SyncStore.accept_rows(db, merged.rows())
     SyncStore.add_dead_letters(db, _input_letters(invalid))
-    return AcceptResult(merged.added, len(rows), merged.superseded, changed, len(rows) - changed, len(invalid))
+    return AcceptResult(merged.added, values, merged.superseded, changed, values - changed, len(invalid))
 
 
 def accept(store: SyncStore, snapshots: Iterable[Snapshot], invalid: Sequence[Invalid] = ()) -> AcceptResult:
@@ -157,6 +159,27 @@ def _record(store: SyncStore, outcomes: list[Outcome], stamps: Mapping, fields: 
         store.resolve_delivered(db, written)
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Reading and accepting make millions of small acyclic objects (tuples, strings, dicts): the
+    cyclic collector's passes over them cost about a sixth of the CPU and free nothing, so it runs
+    once per chunk instead (``collect_between``), which keeps memory bounded by the chunk even for
+    input crafted to leave cycles behind."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def collect_between(chunk_read: int, chunk_events: int) -> None:
+    """One collection after each full chunk, while the collector is paused (see ``collector_paused``)."""
+    if chunk_read >= chunk_events and not gc.isenabled():
+        gc.collect()
+
+
 def push(
     client: HubSpotClient | None,
     store: SyncStore,
@@ -178,8 +201,10 @@ def push(
     report = PushReport(dry_run=dry_run)
     if dry_run:
         with store.trial() as db:
-            for chunk in read_chunks(lines, rules, chunk_events):
-                report.add_chunk(chunk, accept_into(db, chunk.merged, chunk.invalid))
+            with collector_paused():
+                for chunk in read_chunks(lines, rules, chunk_events):
+                    report.add_chunk(chunk, accept_into(db, chunk.merged, chunk.invalid))
+                    collect_between(chunk.read, chunk_events)
             if full_resync:
                 store.forget_confirmed(db)
             after = None
@@ -190,9 +215,11 @@ def push(
             report.deals_to_write = len(report.planned)
         report.seconds = clock() - started
         return report
-    for chunk in read_chunks(lines, rules, chunk_events):
-        with store.transaction() as db:
-            report.add_chunk(chunk, accept_into(db, chunk.merged, chunk.invalid))
+    with collector_paused():
+        for chunk in read_chunks(lines, rules, chunk_events):
+            with store.transaction() as db:
+                report.add_chunk(chunk, accept_into(db, chunk.merged, chunk.invalid))
+            collect_between(chunk.read, chunk_events)
     if full_resync:
         with store.transaction() as db:
             store.forget_confirmed(db)
