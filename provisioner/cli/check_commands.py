@@ -21,7 +21,7 @@ def _deal_id(ctx, param, value: str | None) -> str | None:
 @click.command()
 @config_option
 @portal_options
-@click.option("--deal", "deal_id", default=None, callback=_deal_id,
+@click.option("--deal", "deal_id", default=None, callback=_deal_id, metavar="ID",
               help="Use this existing deal instead of a new test deal; it is kept, and its values restored.")
 @click.option("--keep", is_flag=True, help="Keep the new test deal, with its values, instead of archiving it (a --deal is always kept).")
 @click.option("--via", "via", default=None, metavar="URL",

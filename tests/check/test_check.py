@@ -242,3 +242,12 @@ def test_a_portal_that_cannot_be_reached_is_one_line(tmp_path, monkeypatch, caps
 def test_the_sync_store_is_never_opened(applied, capsys):
     assert run(capsys, "check").code == 0
     assert not (applied.workdir / ".provisioner").exists()
+
+
+def test_a_failed_check_in_markdown_names_the_failed_step(serve, capsys):
+    portal = serve()
+    portal.config()
+    result = run(capsys, "check", "--format", "markdown")
+    assert result.code == 1
+    assert result.out.startswith("### provisioner check: FAILED: plan\n")
+    assert "| :x: | plan | the portal is not as declared (group accord_customer_collaboration_data: missing;" in result.out
