@@ -51,7 +51,7 @@ from provisioner.plan import ManualStep
 from provisioner.planning import make_plan, utc_now
 from provisioner.serve.intake import record_key
 from provisioner.sync.engine import push
-from provisioner.sync.events import ParsedInput, Rules, parse_lines
+from provisioner.sync.events import Invalid, Rules, Snapshot, parse_line
 from provisioner.sync.store import SyncStore
 from provisioner.sync.verify import same_value
 
@@ -130,14 +130,14 @@ def _read_values(client: HubSpotClient, deal_id: str, properties: list[str]) -> 
     return None
 
 
-def _parse(rules: Rules, line: str) -> tuple[ParsedInput, dict[str, str]]:
-    """The snapshot as the sync reads it, and the values it will send (as HubSpot stores them)."""
-    parsed = parse_lines([line], rules)
-    if parsed.invalid:
-        raise ProvisionerError("the synthetic snapshot failed the sync's checks: " + parsed.invalid[0].reason)
-    if not parsed.merged:
+def _parse(rules: Rules, line: str) -> tuple[list[str], dict[str, str]]:
+    """The snapshot's line as the sync reads it, and the values it will send (as HubSpot stores them)."""
+    parsed = parse_line(1, line, rules)
+    if isinstance(parsed, Invalid):
+        raise ProvisionerError("the synthetic snapshot failed the sync's checks: " + parsed.reason)
+    if not isinstance(parsed, Snapshot):
         raise ProvisionerError("the sync ignored the synthetic snapshot: no trigger event is configured")
-    return parsed, dict(next(iter(parsed.merged.values())).values)
+    return [line], dict(parsed.values)
 
 
 def _push(client: HubSpotClient, rules: Rules, run: _Run, line: str) -> bool:

@@ -7,7 +7,7 @@ to the first read that shows every value.
 
 The service records the snapshot in its sync store (the file's ``sync.store``). Once the values
 are on the deal and the service has recorded HubSpot's confirmation, ``forget_test_deal`` removes
-exactly what the check added there: the test deal's desired and confirmed values, its watermark,
+exactly what the check added there: the test deal's registers (desired and confirmed values),
 any dead letter, and the two dedup keys of the check's delivery, so the store is as if the check
 never ran.
 """
@@ -106,14 +106,14 @@ def has_confirmed(store_path: str, deal_id: str, values: dict[str, str]) -> bool
     """Whether the service's store holds HubSpot's confirmation of every value (read-only)."""
     try:
         with sqlite3.connect(f"file:{store_path}?mode=ro", uri=True, timeout=5) as db:
-            rows = dict(db.execute("SELECT property, value FROM confirmed WHERE deal_id = ?", (deal_id,)))
+            rows = dict(db.execute("SELECT property, confirmed FROM registers WHERE deal_id = ?", (deal_id,)))
     except sqlite3.Error:
         return False
     return all(rows.get(prop) == value for prop, value in values.items())
 
 
 # Tables of the sync store (and the service's own) whose rows belong to one deal.
-_DEAL_TABLES = ("desired", "confirmed", "watermarks", "dead_letters", "guard_edits", "deals_gone")
+_DEAL_TABLES = ("registers", "dead_letters", "guard_edits", "deals_gone")
 
 
 def read_deal_rows(store_path: str, deal_id: str) -> dict[str, list[tuple]]:

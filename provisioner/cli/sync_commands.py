@@ -20,6 +20,10 @@ STORE = click.option(
     "--store", "store_path", type=click.Path(dir_okay=False), default=None,
     help="The sync store (SQLite) to use instead of the file's sync.store.",
 )
+WAIT = click.option(
+    "--wait", "wait", type=click.FloatRange(min=0, max=3600), default=0, show_default=True,
+    help="Seconds to wait for another run on the same store to finish (0: fail at once).",
+)
 MAX_PROBLEM_LINES = 20
 
 
@@ -72,8 +76,8 @@ def _echo_push(report, fmt: str) -> None:
         )
     verb = "would write" if report.dry_run else "written"
     click.echo(
-        f"events read {report.read}, ignored {report.ignored}, invalid {report.invalid}, stale {report.stale}, "
-        f"coalesced {report.coalesced}, unchanged {report.unchanged}"
+        f"events read {report.read}, ignored {report.ignored}, invalid {report.invalid}; values coalesced "
+        f"{report.coalesced}, accepted {report.accepted}, stale {report.stale}"
     )
     click.echo(
         f"deals {verb} {report.deals_to_write if report.dry_run else report.written} of {report.deals_to_write}"
@@ -85,20 +89,17 @@ def _echo_push(report, fmt: str) -> None:
 
 
 def _run_push(ctx, config_file, environment, local, api_version, tier, store_path, fmt, dry_run, full_resync,
-              lines, retried=()):
+              lines, wait):
     from provisioner.sync.engine import push
-    from provisioner.sync.events import Rules, parse_lines
+    from provisioner.sync.events import Rules
 
     config = load(config_file, environment)
     rules = Rules.from_config(config)
     client = None if dry_run else open_client(local, api_version, tier, config.api_version)
     with _open_store(config, store_path) as store:
-        if not dry_run:
-            store.lock()
-        parsed = parse_lines(lines() if callable(lines) else lines, rules)
+        store.lock(wait)
         with _progress("Pushing deals") as progress:
-            report = push(client, store, parsed, rules, dry_run=dry_run, full_resync=full_resync,
-                          retried_dead_letters=tuple(retried), progress=progress)
+            report = push(client, store, lines, rules, dry_run=dry_run, full_resync=full_resync, progress=progress)
     _echo_push(report, fmt)
     ctx.exit(EXIT_OK if report.ok else EXIT_ERROR)
 
@@ -122,16 +123,17 @@ def sync() -> None:
 @click.option("--full-resync", is_flag=True, help="Ignore what HubSpot confirmed before: send every value again.")
 @FORMAT
 @STORE
+@WAIT
 @click.pass_context
 def push_command(ctx, config_file, environment, local, api_version, tier, source, dry_run, full_resync, fmt,
-                 store_path):
+                 store_path, wait):
     """Push Accord trigger events onto their deals, sending only values HubSpot does not hold yet."""
     from provisioner.sync.source import read_lines
 
     # Bytes, read a bounded line at a time: the parser sets aside invalid UTF-8 and over-long lines.
     if source == "-":
         _run_push(ctx, config_file, environment, local, api_version, tier, store_path, fmt, dry_run, full_resync,
-                  read_lines(click.get_binary_stream("stdin")))
+                  read_lines(click.get_binary_stream("stdin")), wait)
         return
     try:
         handle = open(source, "rb")  # noqa: SIM115 - closed below
@@ -139,7 +141,7 @@ def push_command(ctx, config_file, environment, local, api_version, tier, source
         raise UsageError(f"{source}: cannot read the events: {exc.strerror}") from None
     with handle:
         _run_push(ctx, config_file, environment, local, api_version, tier, store_path, fmt, dry_run, full_resync,
-                  read_lines(handle))
+                  read_lines(handle), wait)
 
 
 @sync.command("verify")
@@ -148,8 +150,9 @@ def push_command(ctx, config_file, environment, local, api_version, tier, source
 @click.option("--repair", is_flag=True, help="Write back the values HubSpot last confirmed where they differ.")
 @FORMAT
 @STORE
+@WAIT
 @click.pass_context
-def verify_command(ctx, config_file, environment, local, api_version, tier, repair, fmt, store_path):
+def verify_command(ctx, config_file, environment, local, api_version, tier, repair, fmt, store_path, wait):
     """Read the synced deals back and report values someone edited by hand."""
     from provisioner.sync.events import Rules
     from provisioner.sync.verify import verify
@@ -159,7 +162,7 @@ def verify_command(ctx, config_file, environment, local, api_version, tier, repa
     client = open_client(local, api_version, tier, config.api_version)
     with _open_store(config, store_path) as store:
         if repair:
-            store.lock()
+            store.lock(wait)
         with _progress("Reading deals") as progress:
             report = verify(client, store, rules, repair=repair, progress=progress)
     if fmt == "json":
@@ -176,7 +179,8 @@ def verify_command(ctx, config_file, environment, local, api_version, tier, repa
             click.echo(f"error: repair failed: {failure}", err=True)
         click.echo(
             f"deals checked {report.deals_checked}, values edited by hand {len(report.differences)}, "
-            f"missing deals {len(report.missing)}, repaired deals {report.repaired}; "
+            f"missing deals {len(report.missing)}, pending values {report.pending} (not hand edits), "
+            f"repaired deals {report.repaired}; "
             f"requests {report.requests}, 429s met {report.rate_limited}, {report.seconds:.1f} s"
         )
     if report.repair_failed:
@@ -190,18 +194,28 @@ def verify_command(ctx, config_file, environment, local, api_version, tier, repa
 @config_option
 @FORMAT
 @STORE
-def dead_letters_command(config_file, environment, fmt, store_path):
-    """List the records set aside (bad input, or rejected by HubSpot) with their reasons."""
+@click.option("--open", "only_open", is_flag=True, help="Only those not delivered yet.")
+def dead_letters_command(config_file, environment, fmt, store_path, only_open):
+    """List the records set aside (bad input, or rejected by HubSpot) with their reasons.
+
+    A record set aside again by a later run is counted (seen N times), not copied; one that a
+    later run delivered is shown as resolved.
+    """
     config = load(config_file, environment)
     with _open_store(config, store_path) as store:
-        letters = store.dead_letters()
+        letters = store.dead_letters(include_resolved=not only_open)
     if fmt == "json":
         click.echo(json.dumps([vars(letter) for letter in letters], indent=2))
         return
     for letter in letters:
         where = f"deal {letter.deal_id}" if letter.deal_id else "no deal"
-        click.echo(f"#{letter.id} {letter.created_at} [{letter.origin}] {where}: {letter.reason}")
-    click.echo(f"{len(letters)} dead letter(s); `provisioner sync retry` sends them again.", err=True)
+        state = f"resolved {letter.resolved_at}" if letter.resolved_at else "open"
+        seen = f", seen {letter.seen} times" if letter.seen > 1 else ""
+        cut = ", line cut short" if letter.truncated else ""
+        click.echo(f"#{letter.id} {letter.created_at} [{letter.origin}] {state}{seen}{cut} {where}: {letter.reason}")
+    still = sum(1 for letter in letters if not letter.resolved_at)
+    click.echo(f"{len(letters)} dead letter(s), {still} open; `provisioner sync retry` sends the open ones again.",
+               err=True)
 
 
 @sync.command("retry")
@@ -210,20 +224,29 @@ def dead_letters_command(config_file, environment, fmt, store_path):
 @click.argument("ids", nargs=-1, type=int)
 @FORMAT
 @STORE
+@WAIT
 @click.pass_context
-def retry_command(ctx, config_file, environment, local, api_version, tier, ids, fmt, store_path):
-    """Run dead-lettered records (all, or the given IDS) through push again.
+def retry_command(ctx, config_file, environment, local, api_version, tier, ids, fmt, store_path, wait):
+    """Run dead-lettered records (all open ones, or the given IDS) through the sync again.
 
-    Those that pass leave the dead-letter list; those that fail again are set aside anew.
+    Those delivered are marked resolved; those that fail again are counted again, not copied.
     """
+    from provisioner.sync.events import Rules
+    from provisioner.sync.letters import retry
+
     config = load(config_file, environment)
+    rules = Rules.from_config(config)
     with _open_store(config, store_path) as store:
-        letters = store.dead_letters(ids or None)
-    if ids and len(letters) != len(set(ids)):
-        known = {letter.id for letter in letters}
-        raise UsageError("no dead letter with id " + ", ".join(str(i) for i in sorted(set(ids) - known)))
-    _run_push(ctx, config_file, environment, local, api_version, tier, store_path, fmt, False, False,
-              [letter.line for letter in letters], retried=[letter.id for letter in letters])
+        letters = store.dead_letters(ids or None, include_resolved=bool(ids))
+        if ids and len(letters) != len(set(ids)):
+            known = {letter.id for letter in letters}
+            raise UsageError("no dead letter with id " + ", ".join(str(i) for i in sorted(set(ids) - known)))
+        client = open_client(local, api_version, tier, config.api_version)
+        store.lock(wait)
+        with _progress("Pushing deals") as progress:
+            report = retry(client, store, letters, rules, progress=progress)
+    _echo_push(report, fmt)
+    ctx.exit(EXIT_OK if report.ok else EXIT_ERROR)
 
 
 def register(cli: click.Group) -> None:

@@ -26,11 +26,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from provisioner.sync.engine import PushReport, _record
-from provisioner.sync.engine import accept as accept_snapshots
-from provisioner.sync.events import Invalid, Rules, Snapshot, format_instant
-from provisioner.sync.sender import WRITTEN, send_updates
-from provisioner.sync.store import Desired, NewDeadLetter, SyncStore
+from provisioner.sync.coalesce import coalesce
+from provisioner.sync.engine import PushReport, accept_into, send_pending
+from provisioner.sync.events import Invalid, Rules, Snapshot
+from provisioner.sync.store import NewDeadLetter, SyncStore
 
 SEEN_TTL_S = 7 * 24 * 3600
 _PRUNE_ROWS = 5000  # at most this many expired keys are dropped per commit
@@ -135,8 +134,7 @@ class Queue:
                     parsed = record.parsed
                     if type(parsed) is Invalid:
                         letters.append(NewDeadLetter(
-                            "input", parsed.reason, parsed.raw, parsed.accord_id, parsed.deal_id,
-                            None if parsed.occurred_at is None else format_instant(parsed.occurred_at)))
+                            "input", parsed.reason, parsed.raw, parsed.accord_id, parsed.deal_id, parsed.occurred_at))
                         job.results.append("invalid")
                         continue
                     if record.key in taken:
@@ -167,15 +165,13 @@ class Queue:
         return outcome
 
     def _accept(self, db: sqlite3.Connection, snapshots: list[Snapshot]) -> set[str]:
-        """Record the snapshots as ``sync push`` does (watermarks, newest value wins); the deals now pending."""
+        """Record the snapshots as ``sync push`` does (the ordering rule, per field); the deals now pending."""
+        accept_into(db, coalesce(snapshots))
         deals = sorted({s.deal_id for s in snapshots})
-        desired = _load_desired(db, deals)
-        watermarks = _load_watermarks(db, sorted({(s.accord_id, s.deal_id) for s in snapshots}))
-        _accepted, _stale, changed, marks = accept_snapshots(snapshots, desired, watermarks)
-        SyncStore.put_desired(db, ((deal, prop, d) for (deal, prop), d in sorted(changed.items())))
-        SyncStore.put_watermarks(db, ((accord, deal, at) for (accord, deal), at in sorted(marks.items())))
-        confirmed = _load_confirmed(db, sorted({deal for deal, _prop in changed}))
-        return {deal for (deal, prop), d in changed.items() if confirmed.get(deal, {}).get(prop) != d.value}
+        for (gone,) in db.execute(f"SELECT deal_id FROM deals_gone WHERE deal_id IN ({','.join('?' * len(deals))})",
+                                  deals).fetchall():
+            SyncStore.park_deal(db, gone)  # HubSpot deleted it: never sent again
+        return set(self.store.pending_deals(only=deals, db=db))
 
     def _guard(self, db: sqlite3.Connection, event: GuardEvent, policy: GuardPolicy, now: float,
                taken: set[str], fresh: list[str], outcome: CommitOutcome) -> str:
@@ -187,6 +183,7 @@ class Queue:
         occurred = iso(event.occurred_ms / 1000.0)
         if event.kind == "deletion":
             db.execute("INSERT OR REPLACE INTO deals_gone VALUES (?, ?, ?)", (event.deal_id, occurred, iso(now)))
+            SyncStore.park_deal(db, event.deal_id)  # no more sends to it
             self._log_edit(db, event, occurred, now, "deleted")
             return "deleted"
         if event.property not in self.rules.properties:
@@ -194,19 +191,15 @@ class Queue:
         if db.execute("SELECT 1 FROM deals_gone WHERE deal_id = ?", (event.deal_id,)).fetchone():
             return "ignored"
         value = event.value or ""
-        wanted = db.execute("SELECT value FROM desired WHERE deal_id = ? AND property = ?",
-                            (event.deal_id, event.property)).fetchone()
+        register = SyncStore.register(db, event.deal_id, event.property)
         # What Accord wants is never a hand edit, even before the tool recorded HubSpot's answer.
-        if (wanted is not None and value == wanted[0]) or (policy.app_id and event.source_id == policy.app_id):
+        if (register is not None and value == register.value) or (policy.app_id and event.source_id == policy.app_id):
             return "echo"
-        row = db.execute("SELECT value, confirmed_at FROM confirmed WHERE deal_id = ? AND property = ?",
-                         (event.deal_id, event.property)).fetchone()
-        if row is None:
+        if register is None or register.confirmed is None:
             return "ignored"  # the tool never wrote this property of this deal: nothing to defend
-        confirmed, confirmed_at = row
-        if value == confirmed:
+        if value == register.confirmed:
             return "echo"
-        if occurred < confirmed_at:
+        if register.confirmed_at is not None and event.occurred_ms * 1000 < register.confirmed_at:
             return "stale"  # the tool wrote the property after this change: already overwritten
         restored = db.execute(
             "SELECT COUNT(*) FROM guard_edits WHERE deal_id = ? AND property = ? AND action = 'restored'"
@@ -217,8 +210,7 @@ class Queue:
             return "reported"
         # HubSpot now holds the hand-written value: recording that makes the wanted value pending
         # again, and the worker writes it back through the same queue as every other value.
-        db.execute("UPDATE confirmed SET value = ? WHERE deal_id = ? AND property = ?",
-                   (value, event.deal_id, event.property))
+        SyncStore.record_confirmed(db, [(event.deal_id, event.property, value)])
         self._log_edit(db, event, occurred, now, "restored")
         outcome.restores += 1
         outcome.pending_deals.add(event.deal_id)
@@ -236,52 +228,36 @@ class Queue:
 
     # ---- the worker's side ------------------------------------------------------------------------
     def pending_deal_ids(self, limit: int = 1_000_000) -> list[str]:
-        """Deals with a value HubSpot does not hold (a scan: at start and now and then)."""
-        return [row[0] for row in self._read.execute(
-            "SELECT DISTINCT d.deal_id FROM desired d LEFT JOIN confirmed c"
-            " ON c.deal_id = d.deal_id AND c.property = d.property"
-            " WHERE (c.value IS NULL OR c.value != d.value)"
-            " AND NOT EXISTS (SELECT 1 FROM deals_gone g WHERE g.deal_id = d.deal_id) LIMIT ?", (limit,))]
+        """Deals with a value HubSpot does not hold (from the store's pending index)."""
+        return self.store.pending_deals(None, limit)
 
     def pending(self, deals: Iterable[str], limit: int = 100) -> list[tuple[str, dict[str, str]]]:
         """Up to ``limit`` of ``deals``, in that order, with the values HubSpot does not hold yet."""
-        query = (
-            "SELECT d.property, d.value FROM desired d LEFT JOIN confirmed c"
-            " ON c.deal_id = d.deal_id AND c.property = d.property"
-            " WHERE d.deal_id = ? AND (c.value IS NULL OR c.value != d.value)"
-            " AND NOT EXISTS (SELECT 1 FROM deals_gone g WHERE g.deal_id = d.deal_id) ORDER BY d.property"
-        )
-        work = []
-        for deal_id in deals:
-            values = dict(self._read.execute(query, (deal_id,)).fetchall())
-            if values:
-                work.append((deal_id, values))
+        work: list[tuple[str, dict[str, str]]] = []
+        deals = list(deals)
+        for start in range(0, len(deals), _CHUNK):
+            for deal, values in self.store.pending_values(deals[start:start + _CHUNK]):
+                work.append((deal, {prop: pending.value for prop, pending in values.items()}))
                 if len(work) >= limit:
-                    break
+                    return work
         return work
 
     def send(self, client, work: list[tuple[str, dict[str, str]]]) -> tuple[PushReport, set[str]]:
-        """Send one batch and record HubSpot's answer as ``sync push`` does; the deals confirmed.
+        """Send the pending values of these deals and record HubSpot's answer as ``sync push`` does.
 
         Raises what stops sending (daily limit, portal unreachable, a mapped property missing):
         nothing unconfirmed is recorded, so the values stay pending.
         """
         report = PushReport(deals_to_write=len(work))
-        deals = [deal for deal, _values in work]
-        with self.store.transaction() as db:  # a consistent read of exactly these rows
-            desired = _load_desired(db, deals)
-            confirmed = _load_confirmed(db, deals)
-        written: set[str] = set()
-        for outcomes in send_updates(client, work):
-            _record(self.store, outcomes, desired, confirmed, self._fields, report)
-            written.update(o.deal_id for o in outcomes if o.status == WRITTEN)
-        return report, written
+        sent = send_pending(self.store, client, only=[deal for deal, _values in work], rules=self.rules)
+        if sent.error is not None:
+            raise sent.error
+        report.add_sent(sent)
+        return report, set(sent.written_deals)
 
     def depth(self) -> int:
-        """Deal properties pending (for the metrics; a scan, so called at most every few seconds)."""
-        return self._read.execute(
-            "SELECT COUNT(*) FROM desired d LEFT JOIN confirmed c ON c.deal_id = d.deal_id"
-            " AND c.property = d.property WHERE c.value IS NULL OR c.value != d.value").fetchone()[0]
+        """Deal properties pending (for the metrics)."""
+        return self.store.count_pending(values=True)
 
     def writable(self) -> bool:
         """Whether a write could start now (takes the write lock and lets it go; writes nothing)."""
@@ -317,42 +293,3 @@ def _known(db: sqlite3.Connection, keys: list[str]) -> set[str]:
         marks = ",".join("?" * len(chunk))
         found.update(row[0] for row in db.execute(f"SELECT key FROM serve_seen WHERE key IN ({marks})", chunk))
     return found
-
-
-def _load_watermarks(db: sqlite3.Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    out: dict[tuple[str, str], str] = {}
-    for start in range(0, len(keys), _CHUNK):
-        chunk = keys[start:start + _CHUNK]
-        rows = ",".join("(?, ?)" for _ in chunk)
-        flat = [part for key in chunk for part in key]
-        for accord_id, deal_id, at in db.execute(
-            "SELECT accord_id, deal_id, occurred_at FROM watermarks"
-            f" WHERE (accord_id, deal_id) IN (VALUES {rows})", flat
-        ):
-            out[(accord_id, deal_id)] = at
-    return out
-
-
-def _load_desired(db: sqlite3.Connection, deals: list[str]) -> dict[str, dict[str, Desired]]:
-    out: dict[str, dict[str, Desired]] = {}
-    for start in range(0, len(deals), _CHUNK):
-        chunk = deals[start:start + _CHUNK]
-        marks = ",".join("?" * len(chunk))
-        for deal, prop, value, at, accord, event in db.execute(
-            f"SELECT deal_id, property, value, occurred_at, accord_id, event FROM desired WHERE deal_id IN ({marks})",
-            chunk,
-        ):
-            out.setdefault(deal, {})[prop] = Desired(value, at, accord, event)
-    return out
-
-
-def _load_confirmed(db: sqlite3.Connection, deals: list[str]) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {}
-    for start in range(0, len(deals), _CHUNK):
-        chunk = deals[start:start + _CHUNK]
-        marks = ",".join("?" * len(chunk))
-        for deal, prop, value in db.execute(
-            f"SELECT deal_id, property, value FROM confirmed WHERE deal_id IN ({marks})", chunk
-        ):
-            out.setdefault(deal, {})[prop] = value
-    return out

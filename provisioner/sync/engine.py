@@ -1,286 +1,229 @@
-"""``push``: Accord snapshots onto deals, sending only what HubSpot does not already hold.
+"""The value sync's two steps, and ``push`` built from them.
 
-The steps, in order, each durable before the next starts:
-1. accept: take the run's snapshots (coalesced while the input was read, one per accord and
-   deal), drop those older than the store's watermark, record the new desired values,
-   watermarks and dead letters of bad lines (one transaction);
-2. diff: per deal, the desired values that differ from what HubSpot last confirmed
-   (previous failures included: they are still pending);
-3. send: 100 deals a request; after each answer, one transaction records what HubSpot
-   confirmed and sets aside what it rejected.
+- ``accept(store, snapshots)``: apply the ordering rule (``coalesce``) to the store in one
+  transaction, durable on return. The registers that end up differing from what HubSpot
+  confirmed are the queue: nothing else records work to do.
+- ``send_pending(store, client)``: send the pending values of up to ``max_deals`` deals (in key
+  order, found through the store's partial index), one transaction per HubSpot answer: what it
+  confirmed, what it refused (parked, and a dead letter).
+- ``push``: read the input in chunks, accept each, then send everything pending.
+
 A run killed anywhere re-sends on the next run only what was not recorded as confirmed, so it
 converges on the state of an uninterrupted run, and nothing is recorded that HubSpot did not
-confirm.
+confirm. Memory follows the chunk and the batch, never the store.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from provisioner.errors import ApiError, ConnectionFailed, ProvisionerError
 from provisioner.hubspot.client import HubSpotClient
-from provisioner.sync.events import ParsedInput, Rules, Snapshot, format_instant
+from provisioner.sync.coalesce import CHUNK_EVENTS, Coalescer, coalesce, read_chunks
+from provisioner.sync.events import Invalid, Rules, Snapshot
+from provisioner.sync.letters import letters_for
+from provisioner.sync.report import MAX_PROBLEMS, Problem, PushReport
 from provisioner.sync.sender import FAILED, MISSING, WRITTEN, Outcome, send_updates
-from provisioner.sync.store import Desired, NewDeadLetter, SyncStore, event_line
+from provisioner.sync.store import NewDeadLetter, SyncStore
 
-
-@dataclass(frozen=True)
-class Problem:
-    """A record that did not land, and why (for the per-record report)."""
-
-    kind: str  # invalid | rejected | missing | failed
-    reason: str
-    deal_id: str | None = None
-    accord_id: str | None = None
-    line_no: int | None = None
+__all__ = ["AcceptResult", "SendResult", "PushReport", "Problem", "accept", "send_pending", "push"]
 
 
 @dataclass
-class PushReport:
-    read: int = 0
-    ignored: int = 0
-    invalid: int = 0
-    stale: int = 0  # older than what the store already holds for that accord and deal
-    coalesced: int = 0  # merged into a newer event of the same run
-    unchanged: int = 0  # HubSpot already holds every value of the snapshot
-    deals_to_write: int = 0
+class AcceptResult:
+    snapshots: int = 0  # valid snapshots taken
+    values: int = 0  # (deal, property) writes after coalescing the batch
+    superseded: int = 0  # values that lost to a newer value of the same batch
+    accepted: int = 0  # registers changed: newer than what the store held
+    stale: int = 0  # values carrying nothing newer than the store held
+    dead_letters: int = 0  # invalid records set aside
+
+
+@dataclass
+class SendResult:
+    deals: int = 0  # deals with pending values taken up
     written: int = 0
     rejected: int = 0
     missing: int = 0
     failed: int = 0
     requests: int = 0
-    rate_limited: int = 0
-    retries: int = 0
-    seconds: float = 0.0
-    dry_run: bool = False
-    aborted: str | None = None
     problems: list[Problem] = field(default_factory=list)
-    # deal id -> property -> (confirmed before, value to send); filled on dry runs
-    planned: dict[str, dict[str, tuple[str | None, str]]] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not (self.invalid or self.rejected or self.missing or self.failed or self.aborted)
-
-    def as_dict(self) -> dict:
-        return {
-            "events_read": self.read,
-            "ignored": self.ignored,
-            "invalid": self.invalid,
-            "stale": self.stale,
-            "coalesced": self.coalesced,
-            "unchanged": self.unchanged,
-            "deals_to_write": self.deals_to_write,
-            "deals_written": self.written,
-            "rejected": self.rejected,
-            "missing": self.missing,
-            "failed": self.failed,
-            "requests": self.requests,
-            "rate_limited": self.rate_limited,
-            "retries": self.retries,
-            "seconds": round(self.seconds, 3),
-            "dry_run": self.dry_run,
-            "aborted": self.aborted,
-            "problems": [
-                {k: v for k, v in vars(p).items() if v is not None} for p in self.problems
-            ],
-            **({"planned": {
-                deal: {prop: {"before": before, "after": after} for prop, (before, after) in changes.items()}
-                for deal, changes in self.planned.items()
-            }} if self.dry_run else {}),
-        }
+    last_deal: str | None = None  # the cursor: pass as ``after`` to continue in key order
+    written_deals: list[str] = field(default_factory=list)
+    aborted: str | None = None  # why the step stopped early (the error's line and hint)
+    error: ProvisionerError | None = None
 
 
-def _deal_order(deal_id: str) -> tuple[int, str]:
-    return (len(deal_id), deal_id)
+def _input_letters(invalid: Iterable[Invalid]) -> list[NewDeadLetter]:
+    return [NewDeadLetter("input", bad.reason, bad.raw, bad.accord_id, bad.deal_id, bad.occurred_at)
+            for bad in invalid]
 
 
-def accept(
-    snapshots: list[Snapshot],
-    desired: dict[str, dict[str, Desired]],
-    watermarks: dict[tuple[str, str], str],
-) -> tuple[list[Snapshot], int, dict[tuple[str, str], Desired], dict[tuple[str, str], str]]:
-    """Apply coalesced snapshots to ``desired`` in place, oldest first.
+def accept_into(db: sqlite3.Connection, merged: Coalescer, invalid: Sequence[Invalid] = ()) -> AcceptResult:
+    """``accept`` inside a transaction the caller holds."""
+    rows = merged.rows()
+    changed = SyncStore.accept_rows(db, rows)
+    SyncStore.add_dead_letters(db, _input_letters(invalid))
+    return AcceptResult(merged.added, len(rows), merged.superseded, changed, len(rows) - changed, len(invalid))
 
-    A snapshot older than its (accord, deal) watermark is stale. When two Accords feed one deal,
-    each property keeps the value of the newest snapshot that carried it (last writer wins by
-    ``occurred_at``). Returns (accepted snapshots, stale count, changed desired rows, new watermarks).
+
+def accept(store: SyncStore, snapshots: Iterable[Snapshot], invalid: Sequence[Invalid] = ()) -> AcceptResult:
+    """Take checked snapshots (and set aside invalid records) in one transaction, durable on return."""
+    merged = coalesce(snapshots)
+    with store.transaction() as db:
+        return accept_into(db, merged, invalid)
+
+
+def send_pending(
+    store: SyncStore,
+    client: HubSpotClient,
+    *,
+    max_deals: int = 100,
+    after: str | None = None,
+    only: Sequence[str] | None = None,
+    rules: Rules | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SendResult:
+    """Send the pending values of up to ``max_deals`` deals after ``after`` (or of the ``only`` deals).
+
+    Each HubSpot answer is recorded in its own transaction before the next request. What makes
+    going on pointless (daily limit, unreachable portal, a missing property) ends the step with
+    ``aborted`` set; what was recorded before stays. ``progress(deals)`` follows each answer.
     """
-    accepted, stale = [], 0
-    changed: dict[tuple[str, str], Desired] = {}
-    marks: dict[tuple[str, str], str] = {}
-    for snap in sorted(snapshots, key=lambda s: (s.occurred_at, s.line_no)):
-        # The store keeps times as canonical UTC text (zero-padded years: it sorts as the instants do).
-        at, accord_id, deal_id, event = format_instant(snap.occurred_at), snap.accord_id, snap.deal_id, snap.event
-        key = (accord_id, deal_id)
-        mark = watermarks.get(key)
-        if mark is not None and at < mark:
-            stale += 1
+    result = SendResult()
+    deals = store.pending_deals(only=only) if only is not None else store.pending_deals(after, max_deals)
+    if not deals:
+        return result
+    work = store.pending_values(deals)
+    result.deals = len(work)
+    result.last_deal = deals[-1]
+    stamps = {deal: values for deal, values in work}
+    fields = {prop: accord_field for accord_field, prop in (rules.mapping.items() if rules else ())}
+    stats = getattr(client, "stats", None)
+    before = stats.requests if stats is not None else 0
+    done = 0
+    try:
+        for outcomes in send_updates(client, [(deal, {p: v.value for p, v in values.items()})
+                                              for deal, values in work]):
+            _record(store, outcomes, stamps, fields, result)
+            done += len(outcomes)
+            if progress:
+                progress(len(outcomes))
+    except (ApiError, ConnectionFailed, ProvisionerError) as exc:
+        result.aborted = str(exc) + (f" (hint: {exc.hint})" if exc.hint else "")
+        result.error = exc
+        result.failed += len(work) - done
+    result.requests = (stats.requests - before) if stats is not None else 0
+    return result
+
+
+def _note(problems: list[Problem], problem: Problem) -> None:
+    if len(problems) < MAX_PROBLEMS:
+        problems.append(problem)
+
+
+def _record(store: SyncStore, outcomes: list[Outcome], stamps: Mapping, fields: Mapping[str, str],
+            result: SendResult) -> None:
+    """Make one answer durable: confirmed values, parked values and their dead letters."""
+    confirmed, parked, letters, written = [], [], [], []
+    for outcome in outcomes:
+        deal = outcome.deal_id
+        if outcome.status == WRITTEN:
+            result.written += 1
+            written.append(deal)
+            result.written_deals.append(deal)
+            confirmed.extend((deal, prop, value) for prop, value in outcome.values.items())
             continue
-        watermarks[key] = marks[key] = at
-        values = desired.get(deal_id)
-        if values is None:
-            values = desired[deal_id] = {}
-        for prop, value in snap.values.items():
-            current = values.get(prop)
-            if current is not None and (
-                current.occurred_at > at
-                or (current.value == value and current.occurred_at == at and current.accord_id == accord_id
-                    and current.event == event)
-            ):
-                continue
-            values[prop] = changed[(deal_id, prop)] = Desired(value, at, accord_id, event)
-        accepted.append(snap)
-    return accepted, stale, changed, marks
-
-
-def pending_work(
-    desired: Mapping[str, Mapping[str, Desired]],
-    confirmed: Mapping[str, Mapping[str, str]],
-    full_resync: bool = False,
-) -> list[tuple[str, dict[str, str]]]:
-    """Per deal, the values HubSpot has not confirmed (all of them with ``full_resync``)."""
-    work = []
-    for deal_id in sorted(desired, key=_deal_order):
-        held = confirmed.get(deal_id, {})
-        changes = {
-            prop: d.value for prop, d in sorted(desired[deal_id].items()) if full_resync or held.get(prop) != d.value
-        }
-        if changes:
-            work.append((deal_id, changes))
-    return work
+        if outcome.status == FAILED:
+            result.failed += 1
+            _note(result.problems, Problem("failed", outcome.reason, deal))
+            continue
+        # Rejected, or the deal is missing: stop sending these values until a newer write or a retry.
+        if outcome.status == MISSING:
+            result.missing += 1
+        else:
+            result.rejected += 1
+        _note(result.problems, Problem(outcome.status, outcome.reason, deal))
+        parked.extend((deal, prop, value) for prop, value in outcome.values.items())
+        held = stamps.get(deal, {})
+        letters.extend(letters_for(deal, {p: held[p] for p in outcome.values if p in held}, fields, outcome.reason))
+    with store.transaction(durable=False) as db:
+        store.record_confirmed(db, confirmed)
+        store.park(db, parked)
+        store.add_dead_letters(db, letters)
+        store.resolve_delivered(db, written)
 
 
 def push(
     client: HubSpotClient | None,
     store: SyncStore,
-    parsed: ParsedInput,
+    lines: Iterable[str],
     rules: Rules,
     *,
     dry_run: bool = False,
     full_resync: bool = False,
-    retried_dead_letters: tuple[int, ...] = (),
     progress: Callable[[int, int], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    chunk_events: int = CHUNK_EVENTS,
 ) -> PushReport:
-    """Push a run's parsed input; ``progress(done, total)`` is called after each answer.
+    """Accept the input (in chunks), then send every pending value; ``progress(done, total)`` per answer.
 
-    With ``dry_run`` nothing is written anywhere and ``client`` may be None.
+    With ``dry_run`` the same steps run inside a transaction that is rolled back: the report says
+    what would be sent, nothing is written anywhere, and ``client`` may be None.
     """
     started = clock()
-    stats = client.stats if client is not None else None
-    stats_before = (stats.requests, stats.rate_limited, stats.retries) if stats else (0, 0, 0)
-    report = PushReport(read=parsed.read, ignored=len(parsed.ignored), invalid=len(parsed.invalid), dry_run=dry_run)
-    for bad in parsed.invalid:
-        report.problems.append(Problem("invalid", bad.reason, bad.deal_id, bad.accord_id, bad.line_no))
-
-    desired = store.load_desired()
-    confirmed = store.load_confirmed()
-    watermarks = store.load_watermarks()
-    report.coalesced = parsed.valid - len(parsed.merged)
-    accepted, report.stale, changed, marks = accept(list(parsed.merged.values()), desired, watermarks)
-    for snap in accepted:
-        held = confirmed.get(snap.deal_id, {})
-        if not full_resync and all(held.get(prop) == value for prop, value in snap.values.items()):
-            report.unchanged += 1
-    work = pending_work(desired, confirmed, full_resync)
-    report.deals_to_write = len(work)
-
+    report = PushReport(dry_run=dry_run)
     if dry_run:
-        for deal_id, changes in work:
-            held = confirmed.get(deal_id, {})
-            report.planned[deal_id] = {prop: (held.get(prop), value) for prop, value in changes.items()}
+        with store.trial() as db:
+            for chunk in read_chunks(lines, rules, chunk_events):
+                report.add_chunk(chunk, accept_into(db, chunk.merged, chunk.invalid))
+            if full_resync:
+                store.forget_confirmed(db)
+            after = None
+            while deals := store.pending_deals(after, 1000, db=db):
+                for deal, values in store.pending_values(deals, db=db):
+                    report.planned[deal] = {p: (v.confirmed, v.value) for p, v in values.items()}
+                after = deals[-1]
+            report.deals_to_write = len(report.planned)
         report.seconds = clock() - started
         return report
-
-    with store.transaction() as db:
-        store.put_desired(db, ((deal, prop, d) for (deal, prop), d in changed.items()))
-        store.put_watermarks(db, ((accord, deal, at) for (accord, deal), at in marks.items()))
-        store.add_dead_letters(
-            db,
-            (
-                NewDeadLetter(
-                    "input", bad.reason, bad.raw, bad.accord_id, bad.deal_id,
-                    None if bad.occurred_at is None else format_instant(bad.occurred_at),
-                )
-                for bad in parsed.invalid
-            ),
-        )
-        store.delete_dead_letters(db, retried_dead_letters)
-
-    fields = {prop: accord_field for accord_field, prop in rules.mapping.items()}
-    done = 0
-    try:
-        for outcomes in send_updates(client, work):
-            _record(store, outcomes, desired, confirmed, fields, report)
-            done += len(outcomes)
-            if progress:
-                progress(done, len(work))
-    except (ApiError, ConnectionFailed, ProvisionerError) as exc:
-        report.aborted = str(exc) + (f" (hint: {exc.hint})" if exc.hint else "")
-        report.failed += len(work) - done
-    report.requests = stats.requests - stats_before[0]
-    report.rate_limited = stats.rate_limited - stats_before[1]
-    report.retries = stats.retries - stats_before[2]
+    for chunk in read_chunks(lines, rules, chunk_events):
+        with store.transaction() as db:
+            report.add_chunk(chunk, accept_into(db, chunk.merged, chunk.invalid))
+    if full_resync:
+        with store.transaction() as db:
+            store.forget_confirmed(db)
+    send_all(client, store, rules, report, progress)
     report.seconds = clock() - started
     return report
 
 
-def _record(
-    store: SyncStore,
-    outcomes: list[Outcome],
-    desired: dict[str, dict[str, Desired]],
-    confirmed: dict[str, dict[str, str]],
-    fields: Mapping[str, str],
-    report: PushReport,
-) -> None:
-    """Make one answer durable: confirmed values, dead letters, reverted desired values."""
-    confirmed_rows, letters, reverts, deletes = [], [], [], []
-    for outcome in outcomes:
-        deal = outcome.deal_id
-        if outcome.status == WRITTEN:
-            report.written += 1
-            held = confirmed.setdefault(deal, {})
-            for prop, value in outcome.values.items():
-                confirmed_rows.append((deal, prop, value))
-                held[prop] = value
-            continue
-        if outcome.status == FAILED:
-            report.failed += 1
-            report.problems.append(Problem("failed", outcome.reason, deal))
-            continue
-        # Rejected or missing: set aside, and stop wanting the values, so later runs don't resend them.
-        if outcome.status == MISSING:
-            report.missing += 1
+def send_all(client: HubSpotClient, store: SyncStore, rules: Rules, report: PushReport,
+             progress: Callable[[int, int], None] | None = None, only: Sequence[str] | None = None) -> None:
+    """Send every pending value once, in key order, into ``report`` (stops at an abort)."""
+    stats = client.stats
+    before = (stats.requests, stats.rate_limited, stats.retries)
+    report.deals_to_write += len(only) if only is not None else store.count_pending()
+    done = [0]
+
+    def step(n: int) -> None:
+        done[0] += n
+        if progress:
+            progress(done[0], report.deals_to_write)
+
+    after = None
+    while True:
+        if only is not None:
+            sent = send_pending(store, client, only=only, rules=rules, progress=step)
         else:
-            report.rejected += 1
-        report.problems.append(Problem(outcome.status, outcome.reason, deal))
-        rows = {prop: desired[deal][prop] for prop in outcome.values if prop in desired.get(deal, {})}
-        newest = max(rows.values(), key=lambda d: d.occurred_at) if rows else Desired("", "", "", "")
-        data = {fields.get(prop, prop): (value if value != "" else None) for prop, value in outcome.values.items()}
-        letters.append(
-            NewDeadLetter(
-                "hubspot",
-                outcome.reason,
-                event_line(newest.event, newest.occurred_at, newest.accord_id, deal, data),
-                newest.accord_id or None,
-                deal,
-                newest.occurred_at or None,
-            )
-        )
-        held = confirmed.get(deal, {})
-        for prop, row in rows.items():
-            if prop in held:
-                reverted = Desired(held[prop], row.occurred_at, row.accord_id, row.event)
-                desired[deal][prop] = reverted
-                reverts.append((deal, prop, reverted))
-            else:
-                del desired[deal][prop]
-                deletes.append((deal, prop))
-    with store.transaction() as db:
-        store.put_confirmed(db, confirmed_rows)
-        store.add_dead_letters(db, letters)
-        store.put_desired(db, reverts)
-        store.delete_desired(db, deletes)
+            sent = send_pending(store, client, max_deals=1000, after=after, rules=rules, progress=step)
+        report.add_sent(sent)
+        if only is not None or not sent.deals or sent.aborted:
+            break
+        after = sent.last_deal
+    report.requests += stats.requests - before[0]
+    report.rate_limited += stats.rate_limited - before[1]
+    report.retries += stats.retries - before[2]

@@ -22,7 +22,7 @@ Normalisation, decided once here so that equal values compare equal:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -284,103 +284,3 @@ def _checked(line_no: int, raw: bytes, event: str, occurred_at: object, accord_i
     if reasons:
         return Invalid(line_no, tuple(reasons), _kept(raw), accord_id, deal_id, at)
     return Snapshot(line_no, event, at, accord_id, deal_id, values)
-
-
-@dataclass
-class ParsedInput:
-    """A run's input, read: the valid snapshots already coalesced (see ``Coalescer``)."""
-
-    merged: dict[tuple[str, str], Snapshot] = field(default_factory=dict)  # one per (accord, deal)
-    valid: int = 0  # valid snapshots read, before coalescing
-    ignored: list[Ignored] = field(default_factory=list)
-    invalid: list[Invalid] = field(default_factory=list)
-    read: int = 0
-
-
-class Coalescer:
-    """One snapshot per (accord, deal), merged as snapshots arrive, in any order.
-
-    Each field keeps the value of the newest snapshot that carried it, newest by
-    (``occurred_at``, line number): ties in ``occurred_at`` go to the later line, and on a full
-    tie the snapshot added last wins. The merged snapshot carries the line, event and time of
-    the newest snapshot. The result equals merging all of them oldest to newest.
-    """
-
-    __slots__ = ("merged", "added", "_stamps")
-
-    def __init__(self) -> None:
-        self.merged: dict[tuple[str, str], Snapshot] = {}
-        self.added = 0
-        # Per key merged from two snapshots or more: property -> (occurred_at, line_no) of its value.
-        self._stamps: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
-
-    def add(self, snap: Snapshot) -> None:
-        self.added += 1
-        key = (snap.accord_id, snap.deal_id)
-        held = self.merged.get(key)
-        if held is None:
-            self.merged[key] = snap
-            return
-        stamp = (snap.occurred_at, snap.line_no)
-        held_stamp = (held.occurred_at, held.line_no)
-        stamps = self._stamps.get(key)
-        if stamps is None:
-            # Every held value still comes from the held snapshot. The common cases need no
-            # bookkeeping: a newer snapshot with all the held fields replaces it, an older one
-            # with none but those changes nothing.
-            if held_stamp <= stamp:
-                if snap.values.keys() >= held.values.keys():
-                    self.merged[key] = snap
-                    return
-            elif snap.values.keys() <= held.values.keys():
-                return
-            # The first merge for this key: from now on its values are a dict of our own.
-            stamps = self._stamps[key] = dict.fromkeys(held.values, held_stamp)
-            values = dict(held.values)
-            held = self.merged[key] = Snapshot(
-                held.line_no, held.event, held.occurred_at, held.accord_id, held.deal_id, values
-            )
-        else:
-            values = held.values
-        for prop, value in snap.values.items():
-            before = stamps.get(prop)
-            if before is None or before <= stamp:
-                values[prop] = value
-                stamps[prop] = stamp
-        if held_stamp <= stamp:
-            self.merged[key] = Snapshot(snap.line_no, snap.event, snap.occurred_at, snap.accord_id, snap.deal_id, values)
-
-
-def parse_lines(lines: Iterable[str], rules: Rules, start: int = 1) -> ParsedInput:
-    """Every line of an input, coalesced as it is read; counts events read (non-blank lines).
-
-    ``lines`` is consumed once, one line at a time (an open file is read as it goes).
-    """
-    parsed = ParsedInput()
-    merger = Coalescer()
-    add = merger.add
-    for line_no, line in enumerate(lines, start):
-        result = parse_line(line_no, line, rules)
-        if result is None:
-            continue
-        parsed.read += 1
-        if type(result) is Snapshot:
-            add(result)
-        elif type(result) is Ignored:
-            parsed.ignored.append(result)
-        else:
-            parsed.invalid.append(result)
-    parsed.merged = merger.merged
-    parsed.valid = merger.added
-    return parsed
-
-
-def coalesce(snapshots: Iterable[Snapshot]) -> dict[tuple[str, str], Snapshot]:
-    """One snapshot per (accord, deal): fields merged oldest to newest, so the newest value wins.
-
-    Ties in ``occurred_at`` go to the later line.
-    """
-    merger = Coalescer()
-    for snap in snapshots:
-        merger.add(snap)
-    return merger.merged

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from provisioner.emulator import Emulator, EmulatorSettings
-from provisioner.sync.events import Rules, coalesce, parse_line
+from provisioner.sync.coalesce import newest_values
+from provisioner.sync.events import Rules, parse_line
 from tests.scenarios.harness import SHIPPED
 from tests.sync.conftest import make_config
 
@@ -59,13 +60,13 @@ def test_the_newcomer_commands_run_as_written_on_a_fresh_local_portal(tmp_path):
 
     lines = (tmp_path / "events.jsonl").read_text().splitlines()
     rules = Rules.from_config(make_config())
-    newest = coalesce(parse_line(n, line, rules) for n, line in enumerate(lines, start=1))
+    newest = newest_values(parse_line(n, line, rules) for n, line in enumerate(lines, start=1))
     assert len(newest) == 20 and len(lines) > 40
     portal = Emulator(EmulatorSettings(state_file=str(tmp_path / ".provisioner" / "local-portal")))
     try:
         deals = {d: deal for d, deal in portal.portal.deals.items() if not deal.archived}
-        assert set(deals) == {snap.deal_id for snap in newest.values()}  # the check's test deal is archived
-        for snap in newest.values():
-            assert {p: deals[snap.deal_id].props.get(p) for p in snap.values} == dict(snap.values)
+        assert set(deals) == set(newest)  # the check's test deal is archived
+        for deal_id, values in newest.items():
+            assert {p: deals[deal_id].props.get(p) for p in values} == values
     finally:
         portal.close()

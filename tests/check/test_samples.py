@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from provisioner.model import TRIGGER_EVENTS
 from provisioner.samples import sample_events
-from provisioner.sync.events import Rules, Snapshot, coalesce, parse_line
+from provisioner.sync.coalesce import newest_values
+from provisioner.sync.events import Rules, Snapshot, parse_line
 from tests.check.conftest import active_deals, writes
 from tests.scenarios.harness import run
 from tests.sync.conftest import MAPPING, make_config
@@ -80,10 +81,10 @@ def test_seed_deals_creates_the_deals_and_a_matching_events_file(serve, capsys):
     push = run(capsys, "sync", "push", "--source", "events.jsonl", "--format", "json")
     assert push.code == 0 and json.loads(push.out)["deals_written"] == 12
     # Each deal holds the values of its Accord's newest event, whatever the order of the file.
-    newest = coalesce(parse_line(n, line, RULES) for n, line in enumerate(lines, start=1))
-    for snap in newest.values():
-        held = portal.emulator.portal.deals[snap.deal_id].props
-        assert {prop: held.get(prop) for prop in snap.values} == dict(snap.values)
+    newest = newest_values(parse_line(n, line, RULES) for n, line in enumerate(lines, start=1))
+    for deal_id, values in newest.items():
+        held = portal.emulator.portal.deals[deal_id].props
+        assert {prop: held.get(prop) for prop in values} == values
 
 
 def test_seed_deals_writes_the_events_to_standard_output(serve, capsys):

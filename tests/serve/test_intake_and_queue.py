@@ -118,7 +118,7 @@ def test_seen_keys_expire_after_the_ttl(tmp_path):
 
 def _confirm(queue: Queue, deal: str, prop: str, value: str) -> None:
     with queue.store.transaction() as db:
-        queue.store.put_confirmed(db, [(deal, prop, value)])
+        queue.store.record_confirmed(db, [(deal, prop, value)])
 
 
 def _change(deal: str, value: str, n: int, source: str = "userId:5", at_ms: int | None = None) -> GuardEvent:

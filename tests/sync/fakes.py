@@ -14,18 +14,22 @@ class Crash(BaseException):
 
 
 class FakeDeals:
-    def __init__(self, deal_ids=(), *, bad_value="BAD", fail_ids=(), server_error_calls=(), crash_after_call=None):
+    def __init__(self, deal_ids=(), *, bad_value="BAD", fail_ids=(), server_error_calls=(), crash_after_call=None,
+                 raise_on_call=None):
         self.deals: dict[str, dict[str, str]] = {d: {} for d in deal_ids}
         self.bad_value = bad_value
         self.fail_ids = set(fail_ids)
         self.server_error_calls = set(server_error_calls)
         self.crash_after_call = crash_after_call
+        self.raise_on_call = dict(raise_on_call or {})  # call number -> exception raised before applying
         self.calls: list[list[tuple[str, dict[str, str]]]] = []
         self.stats = RequestStats()
 
     def batch_update_deals(self, inputs):
         self.stats.requests += 1
         self.calls.append(inputs)
+        if len(self.calls) in self.raise_on_call:
+            raise self.raise_on_call[len(self.calls)]
         if len(self.calls) in self.server_error_calls:
             raise ServerError("boom", method="POST", path="/batch/update", status=502)
         if any(self.bad_value in values.values() for _, values in inputs):

@@ -17,7 +17,7 @@ import vcr
 
 from provisioner.hubspot.client import HubSpotClient
 from provisioner.sync.engine import push
-from provisioner.sync.events import Rules, parse_lines
+from provisioner.sync.events import Rules
 from provisioner.sync.store import SyncStore
 from provisioner.sync.verify import verify
 from tests.sync.conftest import event, make_config
@@ -42,11 +42,11 @@ def make_events(deal_ids: list[str]) -> list[str]:
 
 def update_conversation(client, store, rules, lines):
     """A first push (two batches), then one changed field (one request with only that field)."""
-    first = push(client, store, parse_lines(lines, rules), rules)
+    first = push(client, store, lines, rules)
     changed = json.loads(lines[3])
     changed["occurred_at"] = "2026-11-28T09:00:00Z"
     changed["data"]["STATUS"] = "At Risk"
-    second = push(client, store, parse_lines([json.dumps(changed)], rules), rules)
+    second = push(client, store, [json.dumps(changed)], rules)
     return first, second
 
 

@@ -15,7 +15,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from provisioner.config import load_config
 from provisioner.emulator import Emulator, EmulatorSettings
 from provisioner.hubspot.client import HubSpotClient
-from provisioner.sync.events import Rules, parse_lines
+from provisioner.sync.coalesce import coalesce
+from provisioner.sync.events import Rules, parse_line
 from provisioner.sync.store import SyncStore
 from tests.sync.conftest import event
 from tests.sync.portal import LOCAL_URL, prepare_portal, read_deals, seed_deals
@@ -62,7 +63,9 @@ def test_kill_9_mid_push_then_rerun_converges(tmp_path):
              for i, d in enumerate(ids)]
     source = tmp_path / "events.jsonl"
     source.write_text("\n".join(lines) + "\n")
-    expected = {s.deal_id: dict(s.values) for s in parse_lines(lines, rules).merged.values()}
+    expected: dict[str, dict[str, str]] = {}
+    for deal, prop, value, *_ in coalesce(parse_line(i, line, rules) for i, line in enumerate(lines)).rows():
+        expected.setdefault(deal, {})[prop] = value
 
     answered: list[int] = []
     server = make_server("127.0.0.1", 0, slow_updates(emulator.app, answered, 0.08),

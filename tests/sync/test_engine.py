@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from provisioner.sync.engine import push
-from provisioner.sync.events import parse_lines
+from provisioner.sync.letters import retry
 from provisioner.sync.store import SyncStore
 from provisioner.sync.verify import verify
 from tests.sync.conftest import event
@@ -13,7 +13,7 @@ from tests.sync.fakes import Crash, FakeDeals
 
 
 def run(client, store, rules, lines, **kwargs):
-    return push(client, store, parse_lines(lines, rules), rules, **kwargs)
+    return push(client, store, lines, rules, **kwargs)
 
 
 def deal_ids(n, start=1000):
@@ -27,7 +27,7 @@ def test_first_push_then_identical_push_sends_nothing(store, rules):
     assert (first.written, first.requests, first.ok) == (3, 1, True)
     assert portal.deals["1000"]["accord_progress"] == "45"
     second = run(portal, store, rules, lines)
-    assert (second.written, second.requests, second.unchanged) == (0, 0, 3)
+    assert (second.written, second.requests, second.accepted, second.stale) == (0, 0, 0, 21)
     assert len(portal.calls) == 1
 
 
@@ -51,7 +51,7 @@ def test_older_snapshot_never_overwrites_newer_across_runs(store, rules):
     portal = FakeDeals(["7"])
     run(portal, store, rules, [event(deal_id="7", at="2026-11-27T12:00:00Z", STATUS="At Risk")])
     report = run(portal, store, rules, [event(deal_id="7", at="2026-11-27T11:00:00Z", STATUS="Stalled")])
-    assert report.stale == 1 and report.requests == 0
+    assert report.stale == 7 and report.requests == 0
     assert portal.deals["7"]["accord_status"] == "At Risk"
 
 
@@ -90,8 +90,8 @@ def test_a_whole_batch_400_is_split_down_to_the_bad_record(store, rules):
     # Not sent again by later runs...
     assert run(portal, store, rules, []).requests == 0
     # ...until retried (here HubSpot still refuses it, so it is set aside again).
-    again = run(portal, store, rules, [letter.line], retried_dead_letters=(letter.id,))
-    assert again.rejected == 1 and [d.deal_id for d in store.dead_letters()] == ["1005"]
+    again = retry(portal, store, [letter], rules)
+    assert again.rejected == 1 and [(d.deal_id, d.seen) for d in store.dead_letters()] == [("1005", 2)]
 
 
 def test_a_207_confirms_the_good_deals_and_keeps_failures_pending(store, rules):
@@ -117,7 +117,7 @@ def test_server_errors_leave_the_batch_pending_for_the_next_run(store, rules):
 def test_dry_run_sends_and_records_nothing(store, rules):
     report = run(None, store, rules, [event(deal_id="5")], dry_run=True)
     assert report.planned["5"]["accord_status"] == (None, "On Track")
-    assert store.load_desired() == {} and store.load_watermarks() == {}
+    assert store.dump() == [] and store.dead_letters() == []
 
 
 def test_full_resync_sends_everything_again(store, rules):

