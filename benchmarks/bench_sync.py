@@ -197,6 +197,14 @@ class Bench:
         self.old = Path(args.old) if args.old else None
         self.rows: list[tuple[str, str, str, str]] = []
         self.tmp = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+        self.load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+    def old_commit(self) -> str:
+        if self.old is None:
+            return "(none)"
+        out = subprocess.run(["git", "-C", str(self.old), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, check=False)
+        return out.stdout.strip() or str(self.old)
 
     def configs(self, name: str) -> list[tuple[str, Path, Path | None]]:
         """(label, config, old root) for the new code, and the older one when given."""
@@ -285,7 +293,8 @@ class Bench:
             f"`{' '.join(['python', 'benchmarks/bench_sync.py', *sys.argv[1:]])}` on {os.cpu_count()} cores "
             f"(shared), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Each push is the whole process "
             "(`python -m provisioner sync push`), measured from start to exit; events per CPU-second count "
-            "the events of the input over the process's CPU time. `old` is commit bcf7a3c.\n\n"
+            "the events of the input over the process's CPU time. "
+            f"`old` is commit {self.old_commit()}; load average at the start {self.load}.\n\n"
             "| run | code | wall / CPU / peak RSS / events per CPU-s | HubSpot |\n|---|---|---|---|\n"
             + table + "\n"
         )
