@@ -74,20 +74,17 @@ def mark_changed_at(store_path: str | Path) -> int:
 def lock_or_find_worker(store: SyncStore, wait: float) -> bool:
     """Take the run lock (True), or return False when a running worker holds it (queue only).
 
-    Anything else holding the lock is waited for up to ``wait`` seconds, then reported as before.
+    Anything else holding the lock (another push) is waited for up to ``wait`` seconds, then
+    reported with the usual one-line error.
     """
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            store.lock(0)
-            return True
-        except StoreError:
-            if worker_running(store.path):
-                return False
-            if time.monotonic() >= deadline:
-                store.lock(0)  # one more try: raises the usual one-line error
-                return True
-        time.sleep(0.05)
+    try:
+        store.lock(0)
+        return True
+    except StoreError:
+        if worker_running(store.path):
+            return False
+    store.lock(wait)
+    return True
 
 
 def queue_only(store: SyncStore, lines: Iterable[str], rules: Rules, *, full_resync: bool = False,
