@@ -7,24 +7,14 @@ HubSpotClient combines them, named after the API, as apply, drift and the value 
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable
+from typing import Any
 
 from provisioner.hubspot.account import OBJECT_SCOPES, SCHEMA_SCOPES, AccountEndpoints
-from provisioner.hubspot.deadline import DEFAULT_TIMEOUT_S
 from provisioner.hubspot.deals import DealEndpoints
 from provisioner.hubspot.limiter import TIERS, RateLimiter
 from provisioner.hubspot.paths import Paths
 from provisioner.hubspot.schema import SchemaEndpoints
-from provisioner.hubspot.transport import (
-    CONNECT_TIMEOUT_S,
-    DEFAULT_BASE_URL,
-    READ_TIMEOUT_S,
-    REQUEST_TIMEOUT_S,
-    RequestStats,
-    Transport,
-)
+from provisioner.hubspot.transport import DEFAULT_BASE_URL, RequestStats, Transport
 from provisioner.hubspot.wire import AccountDetails, BatchError, BatchResult, LiveProperty, Record
 from provisioner.model import API_VERSIONS, DEFAULT_API_VERSION
 
@@ -44,24 +34,11 @@ class HubSpotClient(AccountEndpoints, SchemaEndpoints, DealEndpoints):
         token: str | None = None,
         *,
         api_version: str = DEFAULT_API_VERSION,
-        tier: str = "starter",
-        wsgi_app: Callable | None = None,
-        timeout: tuple[float, float] = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
-        request_timeout_s: float = REQUEST_TIMEOUT_S,
-        deadline_s: float | None = DEFAULT_TIMEOUT_S,
-        max_retries: int = 6,
-        backoff_base_s: float = 0.5,
-        backoff_cap_s: float = 30.0,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
+        **transport_options: Any,
     ) -> None:
+        """``transport_options`` are Transport's: tier, wsgi_app, timeouts, deadline, retries, clock."""
         self.paths = Paths(api_version)
-        self.transport = Transport(
-            base_url, token, tier=tier, wsgi_app=wsgi_app, timeout=timeout, request_timeout_s=request_timeout_s,
-            deadline_s=deadline_s, max_retries=max_retries, backoff_base_s=backoff_base_s,
-            backoff_cap_s=backoff_cap_s, sleep=sleep, clock=clock, rng=rng,
-        )
+        self.transport = Transport(base_url, token, **transport_options)
 
     def __repr__(self) -> str:  # never shows the token or the URL's user-info
         return f"HubSpotClient({self.transport.display_url!r}, api_version={self.api_version!r})"

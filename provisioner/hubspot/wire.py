@@ -198,7 +198,7 @@ def account_from_json(body: Any) -> AccountDetails:
         zone = body.get("timeZone")
         return AccountDetails(portal_id=int(body["portalId"]), account_type=str(body.get("accountType", "")),
                               time_zone=None if zone is None else str(zone))
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError):  # portalId may be 1e400 (inf)
         raise malformed("GET", "account details", body) from None
 
 
