@@ -223,7 +223,7 @@ class Queue:
             return "reported"
         # HubSpot now holds the hand-written value: recording that makes the wanted value pending
         # again, and the worker writes it back through the same queue as every other value.
-        SyncStore.record_confirmed(db, [(event.deal_id, event.property, value)])
+        SyncStore.record_confirmed(db, [(event.deal_id, event.property, value)], at=event.occurred_ms * 1000)
         self._log_edit(db, event, occurred, now, "restored")
         outcome.restores += 1
         outcome.pending_deals.add(event.deal_id)

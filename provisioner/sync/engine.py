@@ -106,9 +106,11 @@ def send_pending(
     before = stats.requests if stats is not None else 0
     done = 0
     try:
+        sent_at = time.time_ns() // 1000  # no later than the next request leaves
         for outcomes in send_updates(client, [(deal, {p: v.value for p, v in values.items()})
                                               for deal, values in work]):
-            _record(store, outcomes, stamps, fields, result)
+            _record(store, outcomes, stamps, fields, result, sent_at)
+            sent_at = time.time_ns() // 1000
             done += len(outcomes)
             if progress:
                 progress(len(outcomes))
@@ -126,7 +128,7 @@ def _note(problems: list[Problem], problem: Problem) -> None:
 
 
 def _record(store: SyncStore, outcomes: list[Outcome], stamps: Mapping, fields: Mapping[str, str],
-            result: SendResult) -> None:
+            result: SendResult, sent_at: int) -> None:
     """Make one answer durable: confirmed values, parked values and their dead letters."""
     confirmed, parked, letters, written = [], [], [], []
     for outcome in outcomes:
@@ -151,7 +153,7 @@ def _record(store: SyncStore, outcomes: list[Outcome], stamps: Mapping, fields: 
         held = stamps.get(deal, {})
         letters.extend(letters_for(deal, {p: held[p] for p in outcome.values if p in held}, fields, outcome.reason))
     with store.transaction(durable=False) as db:
-        store.record_confirmed(db, confirmed)
+        store.record_confirmed(db, confirmed, at=sent_at)
         store.park(db, parked)
         store.add_dead_letters(db, letters)
         store.resolve_delivered(db, written)

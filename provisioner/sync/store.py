@@ -303,11 +303,16 @@ class SyncStore:
         return self._read(f"SELECT count({what}) FROM registers WHERE {_PENDING}")[0][0]
 
     @staticmethod
-    def record_confirmed(db: sqlite3.Connection, rows: Iterable[tuple[str, str, str]]) -> None:
-        """HubSpot confirmed (deal, property, value): what it holds now, whatever the register wants."""
-        now = time.time_ns() // 1000
+    def record_confirmed(db: sqlite3.Connection, rows: Iterable[tuple[str, str, str]], at: int | None = None) -> None:
+        """HubSpot confirmed (deal, property, value): what it holds now, whatever the register wants.
+
+        ``at`` (microseconds since the epoch) is no later than the moment HubSpot took the value:
+        for the tool's own write, when its request was sent, not when the answer was recorded, so
+        a hand edit made while the answer was on its way is never taken for an older one.
+        """
+        at = time.time_ns() // 1000 if at is None else at
         db.executemany("UPDATE registers SET confirmed = ?3, confirmed_at = ?4 WHERE deal_id = ?1 AND property = ?2",
-                       ((deal, prop, value, now) for deal, prop, value in rows))
+                       ((deal, prop, value, at) for deal, prop, value in rows))
 
     @staticmethod
     def register(db: sqlite3.Connection, deal_id: str, prop: str) -> Register | None:

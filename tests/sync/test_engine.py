@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from provisioner.sync.engine import push
@@ -160,3 +162,23 @@ def test_verify_finds_hand_edits_and_repair_restores_them(store, rules):
     repaired = verify(portal, store, rules, repair=True)
     assert repaired.repaired == 1 and portal.deals["2"]["accord_status"] == "On Track"
     assert verify(portal, store, rules).differences == []
+
+
+def test_a_confirmed_value_is_stamped_when_its_request_left_not_when_the_answer_was_recorded(store, rules):
+    """The guard takes a hand edit older than the tool's last write for already overwritten: that
+    write's time must not be later than HubSpot took it, or an edit made while the answer was on
+    its way would be ignored and never restored."""
+    sent: list[int] = []
+
+    class SlowAnswer(FakeDeals):
+        def batch_update_deals(self, inputs):
+            sent.append(time.time_ns() // 1000)
+            result = super().batch_update_deals(inputs)
+            time.sleep(0.05)  # the answer is on its way
+            return result
+
+    run(SlowAnswer(deal_ids(1)), store, rules, [event(deal_id="1000")])
+    with store.transaction() as db:
+        register = SyncStore.register(db, "1000", "accord_progress")
+    assert register.confirmed == "45"
+    assert register.confirmed_at <= sent[0]
