@@ -122,12 +122,13 @@ def serve(host, port, state_file, request_log, token, scopes, portal_id, account
     except OSError as exc:
         emulator.close()
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    # `kill PID` (SIGTERM, as from a service manager or CI) stops it as cleanly as Ctrl-C; set before
+    # the URL is printed, so a caller that stops it as soon as it answers never meets the default.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     url = f"http://{host}:{server.server_address[1]}"
     click.echo(f"HubSpot emulator listening on {url} (portal {portal_id}; Ctrl-C to stop)", err=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
-    # `kill PID` (SIGTERM, as from a service manager or CI) stops it as cleanly as Ctrl-C.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         while thread.is_alive():
             thread.join(timeout=0.5)

@@ -88,8 +88,27 @@ def _echo_push(report, fmt: str) -> None:
         click.echo(f"error: stopped early: {report.aborted}", err=True)
 
 
+def _echo_queued(report, fmt: str) -> None:
+    """What a push next to a running worker did: accepted durably, nothing sent by this command."""
+    if fmt == "json":
+        click.echo(json.dumps({**report.as_dict(), "queued_for_worker": report.accepted}, indent=2, sort_keys=True))
+        return
+    for problem in report.problems[:MAX_PROBLEM_LINES]:
+        click.echo(f"{problem.kind}: line {problem.line_no}: {problem.reason}", err=True)
+    if len(report.problems) > MAX_PROBLEM_LINES:
+        click.echo(f"... and {len(report.problems) - MAX_PROBLEM_LINES} more (provisioner sync dead-letters "
+                   "lists them)", err=True)
+    click.echo(
+        f"events read {report.read}, ignored {report.ignored}, invalid {report.invalid}; values coalesced "
+        f"{report.coalesced}, accepted {report.accepted}, stale {report.stale}"
+    )
+    click.echo(f"{report.accepted} values queued for the running worker (serve or sync worker holds this store); "
+               f"nothing sent by this command, {report.seconds:.1f} s")
+
+
 def _run_push(ctx, config_file, environment, local, api_version, tier, store_path, fmt, dry_run, full_resync,
               lines, wait):
+    from provisioner.serve.producer import lock_or_find_worker, queue_only
     from provisioner.sync.engine import push
     from provisioner.sync.events import Rules
 
@@ -97,7 +116,13 @@ def _run_push(ctx, config_file, environment, local, api_version, tier, store_pat
     rules = Rules.from_config(config)
     client = None if dry_run else open_client(local, api_version, tier, config.api_version)
     with _open_store(config, store_path) as store:
-        store.lock(wait)
+        if not dry_run and not lock_or_find_worker(store, wait):
+            # A worker (`serve`, `sync worker`) runs on this store: accept durably, it sends.
+            report = queue_only(store, lines, rules, full_resync=full_resync)
+            _echo_queued(report, fmt)
+            ctx.exit(EXIT_OK if report.ok else EXIT_ERROR)
+        if dry_run:
+            store.lock(wait)
         with _progress("Pushing deals") as progress:
             report = push(client, store, lines, rules, dry_run=dry_run, full_resync=full_resync, progress=progress)
     _echo_push(report, fmt)
@@ -154,6 +179,7 @@ def push_command(ctx, config_file, environment, local, api_version, tier, source
 @click.pass_context
 def verify_command(ctx, config_file, environment, local, api_version, tier, repair, fmt, store_path, wait):
     """Read the synced deals back and report values someone edited by hand."""
+    from provisioner.serve.producer import lock_or_find_worker, nudge_worker
     from provisioner.sync.events import Rules
     from provisioner.sync.verify import verify
 
@@ -161,10 +187,11 @@ def verify_command(ctx, config_file, environment, local, api_version, tier, repa
     rules = Rules.from_config(config)
     client = open_client(local, api_version, tier, config.api_version)
     with _open_store(config, store_path) as store:
-        if repair:
-            store.lock(wait)
+        send = not repair or lock_or_find_worker(store, wait)
         with _progress("Reading deals") as progress:
-            report = verify(client, store, rules, repair=repair, progress=progress)
+            report = verify(client, store, rules, repair=repair, send=send, progress=progress)
+        if not send:
+            nudge_worker(store.path)
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), indent=2, sort_keys=True))
     else:
@@ -180,7 +207,9 @@ def verify_command(ctx, config_file, environment, local, api_version, tier, repa
         click.echo(
             f"deals checked {report.deals_checked}, values edited by hand {len(report.differences)}, "
             f"missing deals {len(report.missing)}, pending values {report.pending} (not hand edits), "
-            f"repaired deals {report.repaired}; "
+            f"repaired deals {report.repaired}"
+            + (f", {report.queued_for_worker} deals queued for the running worker" if report.queued_for_worker else "")
+            + "; "
             f"requests {report.requests}, 429s met {report.rate_limited}, {report.seconds:.1f} s"
         )
     if report.repair_failed:
@@ -231,6 +260,7 @@ def retry_command(ctx, config_file, environment, local, api_version, tier, ids, 
 
     Those delivered are marked resolved; those that fail again are counted again, not copied.
     """
+    from provisioner.serve.producer import lock_or_find_worker, nudge_worker
     from provisioner.sync.events import Rules
     from provisioner.sync.letters import retry
 
@@ -242,10 +272,15 @@ def retry_command(ctx, config_file, environment, local, api_version, tier, ids, 
             known = {letter.id for letter in letters}
             raise UsageError("no dead letter with id " + ", ".join(str(i) for i in sorted(set(ids) - known)))
         client = open_client(local, api_version, tier, config.api_version)
-        store.lock(wait)
+        send = lock_or_find_worker(store, wait)
         with _progress("Pushing deals") as progress:
-            report = retry(client, store, letters, rules, progress=progress)
-    _echo_push(report, fmt)
+            report = retry(client, store, letters, rules, send=send, progress=progress)
+        if not send:
+            nudge_worker(store.path)
+    if send:
+        _echo_push(report, fmt)
+    else:
+        _echo_queued(report, fmt)
     ctx.exit(EXIT_OK if report.ok else EXIT_ERROR)
 
 

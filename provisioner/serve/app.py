@@ -111,12 +111,14 @@ async def _events(request: Request, service: Service) -> Response:
     if isinstance(job, Response):
         return job
     metrics = service.metrics
-    results, counts = [], {"accepted": 0, "duplicate": 0, "invalid": 0, "ignored": 0}
+    results, counts = [], {"accepted": 0, "duplicate": 0, "invalid": 0, "ignored": 0, "deal_deleted": 0}
     for record, result in zip(records, job.results, strict=True):
         counts[result] += 1
         item = {"index": record.index, "result": result}
         if type(record.parsed) is Invalid and result == "invalid":
             item["reason"] = record.parsed.reason
+        elif result == "deal_deleted":
+            item["reason"] = f"deal {record.parsed.deal_id} was deleted in HubSpot; set aside as a dead letter"
         results.append(item)
     metrics.events.labels(result="received").inc(len(records))
     for result, count in counts.items():
@@ -124,6 +126,8 @@ async def _events(request: Request, service: Service) -> Response:
             metrics.events.labels(result=result).inc(count)
     if counts["invalid"]:
         metrics.dead_letters.labels(origin="input").inc(counts["invalid"])
+    if counts["deal_deleted"]:
+        metrics.dead_letters.labels(origin="hubspot").inc(counts["deal_deleted"])
     return JSONResponse({"status": "accepted", **counts, "results": results}, status_code=202)
 
 

@@ -8,7 +8,8 @@ same SQLite file, the tables only the service needs:
   (7 days, longer than any sender's retry schedule: Svix retries for about 3 days, HubSpot
   for 3 days), so the table stays bounded;
 - ``guard_edits``: hand edits the guard saw, what it did (restored, reported, deleted);
-- ``deals_gone``: deals HubSpot said were deleted; the worker no longer sends to them.
+- ``deals_gone``: deals HubSpot said were deleted; the worker no longer sends to them, and a new
+  event for one is set aside as a dead letter (``deal_deleted``) instead of being accepted.
 
 Every write of a commit (intake, guard) happens in one transaction with ``synchronous=FULL``,
 so a request answered after ``commit`` returned is on disk.
@@ -29,6 +30,8 @@ from datetime import datetime, timezone
 from provisioner.sync.coalesce import coalesce
 from provisioner.sync.engine import PushReport, accept_into, send_pending
 from provisioner.sync.events import Invalid, Rules, Snapshot
+from provisioner.sync.instant import format_instant
+from provisioner.sync.letters import event_line
 from provisioner.sync.store import NewDeadLetter, SyncStore
 
 SEEN_TTL_S = 7 * 24 * 3600
@@ -75,7 +78,8 @@ class Job:
     records: list = field(default_factory=list)  # intake.Record
     guard: list[GuardEvent] = field(default_factory=list)
     # filled by the commit
-    results: list[str] = field(default_factory=list)  # per record: accepted|duplicate|invalid|ignored
+    # per record: accepted|duplicate|invalid|ignored|deal_deleted
+    results: list[str] = field(default_factory=list)
     guard_results: list[str] = field(default_factory=list)
 
 
@@ -121,6 +125,7 @@ class Queue:
             keys += [record.key for job in jobs for record in job.records]
             keys += [event.key for job in jobs for event in job.guard]
             taken = _known(db, keys)  # keys seen before, then also those of this commit
+            gone = _gone(db, {r.parsed.deal_id for job in jobs for r in job.records if type(r.parsed) is Snapshot})
             fresh: list[str] = []
             for job in jobs:
                 if job.delivery_key is not None:
@@ -142,7 +147,10 @@ class Queue:
                         continue
                     taken.add(record.key)
                     fresh.append(record.key)
-                    if type(parsed) is Snapshot:
+                    if type(parsed) is Snapshot and parsed.deal_id in gone:
+                        letters.append(self._gone_letter(parsed, gone[parsed.deal_id]))
+                        job.results.append("deal_deleted")
+                    elif type(parsed) is Snapshot:
                         snapshots.append(parsed)
                         job.results.append("accepted")
                     else:
@@ -167,11 +175,16 @@ class Queue:
     def _accept(self, db: sqlite3.Connection, snapshots: list[Snapshot]) -> set[str]:
         """Record the snapshots as ``sync push`` does (the ordering rule, per field); the deals now pending."""
         accept_into(db, coalesce(snapshots))
-        deals = sorted({s.deal_id for s in snapshots})
-        for (gone,) in db.execute(f"SELECT deal_id FROM deals_gone WHERE deal_id IN ({','.join('?' * len(deals))})",
-                                  deals).fetchall():
-            SyncStore.park_deal(db, gone)  # HubSpot deleted it: never sent again
-        return set(self.store.pending_deals(only=deals, db=db))
+        return set(self.store.pending_deals(only=sorted({s.deal_id for s in snapshots}), db=db))
+
+    def _gone_letter(self, snap: Snapshot, deleted_at: str | None) -> NewDeadLetter:
+        """A value for a deal HubSpot deleted: set aside with its reason, never sent (retry can run it again)."""
+        data = {self._fields.get(prop, prop): (value if value != "" else None) for prop, value in snap.values.items()}
+        line = event_line(snap.event, format_instant(snap.occurred_at), snap.accord_id, snap.deal_id, data)
+        when = f" at {deleted_at}" if deleted_at else ""
+        return NewDeadLetter("hubspot", f"deal {snap.deal_id} was deleted in HubSpot (deal.deletion{when});"
+                             " the value is not sent", line, snap.accord_id or None, snap.deal_id,
+                             snap.occurred_at, tuple(sorted(snap.values)))
 
     def _guard(self, db: sqlite3.Connection, event: GuardEvent, policy: GuardPolicy, now: float,
                taken: set[str], fresh: list[str], outcome: CommitOutcome) -> str:
@@ -283,6 +296,17 @@ def guard_log(path: str) -> list[dict]:
     names = ("id", "deal_id", "property", "value", "change_source", "source_id", "occurred_at", "recorded_at",
              "action")
     return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def _gone(db: sqlite3.Connection, deals: set[str]) -> dict[str, str | None]:
+    """Which of ``deals`` HubSpot deleted, with when (one query a chunk)."""
+    found: dict[str, str | None] = {}
+    ordered = sorted(deals)
+    for start in range(0, len(ordered), _CHUNK):
+        chunk = ordered[start:start + _CHUNK]
+        found.update(db.execute(f"SELECT deal_id, occurred_at FROM deals_gone WHERE deal_id IN ({','.join('?' * len(chunk))})",
+                                chunk).fetchall())
+    return found
 
 
 def _known(db: sqlite3.Connection, keys: list[str]) -> set[str]:

@@ -10,7 +10,8 @@ re-sends on its next start only what was not confirmed.
 Only one worker sends from a SQLite store at a time: it holds the store's run lock (the one
 ``sync push`` takes) and a second worker waits for it. The deals to look at come from the
 intake in the same process (``notify``) and from a scan of the store at start and every
-``rescan_s`` (values other processes queued).
+``rescan_s`` (values other processes queued: ``sync push`` next to a running worker only accepts,
+see ``producer``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Callable, Iterable
 from provisioner.errors import ConnectionFailed, DailyLimitError, ProvisionerError
 from provisioner.hubspot.batching import BATCH_LIMIT
 from provisioner.serve.metrics import Metrics
+from provisioner.serve.producer import hold_worker_mark, mark_changed_at
 from provisioner.serve.queue import Queue
 from provisioner.sync.store import StoreError
 
@@ -52,6 +54,7 @@ class Worker:
         self.daily_limited = False
         self.portal_reachable: bool | None = None
         self.has_lock = False
+        self._mark = None
         self.thread = threading.Thread(target=self._run, name="worker", daemon=True)
 
     # ---- called from other threads -----------------------------------------------------------------
@@ -90,6 +93,8 @@ class Worker:
         except Exception:
             log.exception("The worker stopped on an unexpected error; pending values stay in the store")
         finally:
+            if self._mark is not None:
+                self._mark.close()
             queue.close()
 
     def _take_lock(self, queue: Queue) -> bool:
@@ -97,6 +102,7 @@ class Worker:
         while True:
             try:
                 queue.store.lock()
+                self._mark = hold_worker_mark(queue.store.path)  # `sync push` now queues for this worker
                 self.has_lock = True
                 if waiting:
                     log.warning("Took the store's run lock; sending")
@@ -114,9 +120,12 @@ class Worker:
         next_scan = 0.0
         next_depth = 0.0
         backoff = 0.0
+        seen_nudge = mark_changed_at(queue.store.path)
         while True:
             now = self._clock()
-            if now >= next_scan:
+            nudged = mark_changed_at(queue.store.path)
+            if now >= next_scan or nudged != seen_nudge:  # periodically, or when `sync push` queued values
+                seen_nudge = nudged
                 self.notify(queue.pending_deal_ids())
                 next_scan = now + self.rescan_s
             if now >= next_depth:

@@ -50,10 +50,14 @@ def retry(
     letters: Sequence[DeadLetter],
     rules: Rules,
     *,
+    send: bool = True,
     progress: Callable[[int, int], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> PushReport:
     """Feed dead letters through the sync again; those delivered are marked resolved.
+
+    Without ``send`` (a running worker holds the store) the letters are accepted and released
+    only; the worker sends them and marks them resolved when HubSpot confirms.
 
     A letter whose line now passes the checks is accepted under the ordering rule and its deal's
     parked values are released, so they go out again; one still invalid is counted again in place
@@ -93,7 +97,8 @@ def retry(
         report.accepted += accepted.accepted
         report.stale += accepted.stale
         store.resolve_delivered(db, deals)  # already held by HubSpot: delivered without a request
-    send_all(client, store, rules, report, progress)
+    if send:
+        send_all(client, store, rules, report, progress)
     report.seconds = clock() - started
     return report
 

@@ -43,6 +43,7 @@ class VerifyReport:
     missing: list[str] = field(default_factory=list)
     pending: int = 0  # values the sync has not had confirmed yet: not hand edits
     repaired: int = 0
+    queued_for_worker: int = 0  # deals re-queued for a running worker to send (repair next to `serve`)
     repair_failed: list[str] = field(default_factory=list)
     requests: int = 0
     rate_limited: int = 0
@@ -55,6 +56,7 @@ class VerifyReport:
             "missing_deals": self.missing,
             "pending_values": self.pending,
             "deals_repaired": self.repaired,
+            "deals_queued_for_worker": self.queued_for_worker,
             "repair_failed": self.repair_failed,
             "requests": self.requests,
             "rate_limited": self.rate_limited,
@@ -98,6 +100,7 @@ def verify(
     rules: Rules,
     *,
     repair: bool = False,
+    send: bool = True,
     progress: Callable[[int, int], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> VerifyReport:
@@ -138,21 +141,25 @@ def verify(
         if progress:
             progress(report.deals_checked, total)
     if repair and report.differences:
-        _repair(client, store, rules, report)
+        _repair(client, store, rules, report, send)
     report.requests = client.stats.requests - before[0]
     report.rate_limited = client.stats.rate_limited - before[1]
     report.seconds = clock() - started
     return report
 
 
-def _repair(client: HubSpotClient, store: SyncStore, rules: Rules, report: VerifyReport) -> None:
-    """Re-queue the edited registers, then send them like a push (the caller holds the run lock)."""
+def _repair(client: HubSpotClient, store: SyncStore, rules: Rules, report: VerifyReport, send: bool) -> None:
+    """Re-queue the edited registers, then send them like a push (the caller holds the run lock);
+    without ``send`` a running worker holds the lock and sends them."""
     from provisioner.sync.engine import send_pending
 
     with store.transaction() as db:
         requeued = store.requeue(db, [(d.deal_id, d.property, d.expected, "" if d.actual is None else d.actual)
                                       for d in report.differences])
     deals = sorted({deal for deal, _ in requeued})
+    if not send:
+        report.queued_for_worker = len(deals)
+        return
     for start in range(0, len(deals), BATCH_SIZE):
         sent = send_pending(store, client, only=deals[start:start + BATCH_SIZE], rules=rules)
         report.repaired += sent.written

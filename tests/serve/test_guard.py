@@ -21,6 +21,13 @@ def _ui_edit(setup, deal: str, user_id: int, **values) -> None:
     assert answer.status_code == 200, answer.text
 
 
+def _cli_json(setup, *args):
+    run = subprocess.run([sys.executable, "-m", "provisioner", *args], cwd=setup.dir, env=setup.env(),
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
 def _guard_log(setup) -> list[dict]:
     run = subprocess.run([sys.executable, "-m", "provisioner", "sync", "guard-log", "--format", "json"],
                          cwd=setup.dir, env=setup.env(), capture_output=True, text=True, timeout=60)
@@ -82,10 +89,21 @@ def test_a_deleted_deal_is_marked_gone_and_no_longer_written(setup):
                            headers={"Authorization": "Bearer t"}, timeout=5).status_code == 204
     wait_for(lambda: any(e["action"] == "deleted" for e in _guard_log(setup)))
     requests_before = requests.get(setup.emu.url + "/__emulator__/requests", timeout=5).json()["requests"]
-    assert post_events(url, [event(deal, STATUS="Stalled", accord_id="acc_9")]).status_code == 202
-    time.sleep(1.0)
+    answer = post_events(url, [event(deal, STATUS="Stalled", accord_id="acc_9"), event(setup.deals[3])])
+    assert answer.status_code == 202
+    assert answer.json()["deal_deleted"] == 1 and answer.json()["accepted"] == 1
+    assert answer.json()["results"][0] == {
+        "index": 0, "result": "deal_deleted",
+        "reason": f"deal {deal} was deleted in HubSpot; set aside as a dead letter"}
+    wait_for(lambda: setup.values(setup.deals[3])["accord_status"] == "On Track")
+    time.sleep(0.5)
     after = requests.get(setup.emu.url + "/__emulator__/requests", timeout=5).json()["requests"]
-    assert after == requests_before  # nothing sent to a deal HubSpot deleted
+    # one write for the live deal and the reads of the wait, nothing to the deal HubSpot deleted
+    letters = _cli_json(setup, "sync", "dead-letters", "--format", "json")
+    assert [(letter["deal_id"], letter["origin"]) for letter in letters] == [(deal, "hubspot")]
+    assert "was deleted in HubSpot (deal.deletion at " in letters[0]["reason"]
+    assert '"STATUS":"Stalled"' in letters[0]["line"]  # sync retry can run it again
+    assert after > requests_before
 
 
 def test_guard_refuses_bad_signatures_and_honours_public_url(setup):

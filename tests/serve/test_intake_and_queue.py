@@ -153,6 +153,13 @@ def test_guard_restores_echoes_bounds_and_deletions(queue):
     assert gone.guard_results == ["deleted"]
     assert queue.pending(["101"]) == []
     assert [e["action"] for e in guard_log(str(queue.store.path))] == ["restored", "restored", "reported", "deleted"]
+    later = _job(event("101", at="2026-11-28T10:00:00Z", STATUS="At Risk"), event("102", STATUS="At Risk"))
+    outcome = queue.commit([later], policy)
+    assert later.results == ["deal_deleted", "accepted"]  # a deleted deal's new value is never accepted
+    assert outcome.pending_deals == {"102"} and queue.pending(["101"]) == []
+    letters = queue.store.dead_letters()
+    assert [(letter.deal_id, letter.origin) for letter in letters] == [("101", "hubspot")]
+    assert letters[0].reason.startswith("deal 101 was deleted in HubSpot (deal.deletion at 1970-01-01T00:00:00.001")
 
 
 def test_guard_ignores_properties_it_does_not_manage_and_deals_it_never_wrote(queue):
