@@ -19,8 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO
 
-from provisioner.sync.coalesce import read_chunks
-from provisioner.sync.engine import accept_into
+from provisioner.sync.engine import accept_input
 from provisioner.sync.events import Rules
 from provisioner.sync.report import PushReport
 from provisioner.sync.store import StoreError, SyncStore
@@ -92,12 +91,7 @@ def queue_only(store: SyncStore, lines: Iterable[str], rules: Rules, *, full_res
     """The ``accept`` step of ``push`` without the sending: durable when it returns."""
     started = clock()
     report = PushReport()
-    for chunk in read_chunks(lines, rules, chunk_events):
-        with store.transaction() as db:
-            report.add_chunk(chunk, accept_into(db, chunk.merged, chunk.invalid))
-    if full_resync:
-        with store.transaction() as db:
-            store.forget_confirmed(db)
+    accept_input(store, lines, rules, report, full_resync=full_resync, chunk_events=chunk_events)
     nudge_worker(store.path)
     report.seconds = clock() - started
     return report

@@ -217,6 +217,15 @@ def push(
             report.deals_to_write = len(report.planned)
         report.seconds = clock() - started
         return report
+    accept_input(store, lines, rules, report, full_resync=full_resync, chunk_events=chunk_events)
+    send_all(client, store, rules, report, progress)
+    report.seconds = clock() - started
+    return report
+
+
+def accept_input(store: SyncStore, lines: Iterable[str], rules: Rules, report: PushReport, *,
+                 full_resync: bool = False, chunk_events: int = CHUNK_EVENTS) -> None:
+    """The accept step over a whole input, into ``report``: each chunk durable when its transaction commits."""
     with collector_paused():
         for chunk in read_chunks(lines, rules, chunk_events):
             with store.transaction() as db:
@@ -225,9 +234,6 @@ def push(
     if full_resync:
         with store.transaction() as db:
             store.forget_confirmed(db)
-    send_all(client, store, rules, report, progress)
-    report.seconds = clock() - started
-    return report
 
 
 def send_all(client: HubSpotClient, store: SyncStore, rules: Rules, report: PushReport,
