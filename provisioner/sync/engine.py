@@ -179,7 +179,7 @@ def collector_paused() -> Iterator[None]:
 def collect_between(chunk_read: int, chunk_events: int) -> None:
     """One collection after each full chunk, while the collector is paused (see ``collector_paused``)."""
     if chunk_read >= chunk_events and not gc.isenabled():
-        gc.collect()
+        gc.collect(0)  # the chunk's objects are all still young: the collector was paused
 
 
 def push(
