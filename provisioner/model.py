@@ -164,7 +164,8 @@ class SyncSettings:
     # Accord field name (e.g. "URL") -> HubSpot internal property name.
     mapping: Mapping[str, str] = field(default_factory=dict)
     triggers: frozenset[str] = frozenset(TRIGGER_EVENTS)
-    # Where the value sync keeps what HubSpot last confirmed (SQLite); relative to the config file.
+    # Where the value sync keeps its registers: a SQLite file relative to the config file, or a
+    # postgresql:// URL (PROVISIONER_STORE_URL wins over it, see provisioner.fleet.location).
     store_path: str = DEFAULT_STORE
 
     def __post_init__(self) -> None:

@@ -7,6 +7,7 @@ import hashlib
 import os
 from typing import Any
 
+from provisioner.fleet.location import is_postgres_url
 from provisioner.model import (
     DEFAULT_API_VERSION,
     DEFAULT_STORE,
@@ -117,7 +118,7 @@ def build_config(path: str, raw: bytes, data: dict, environment: str | None) -> 
     settings = SyncSettings(
         mapping=dict(sync.get("mapping") or {}),
         triggers=frozenset(TRIGGER_EVENTS if triggers is None else triggers),
-        store_path=os.path.normpath(os.path.join(base_dir, os.path.expanduser(store))),
+        store_path=store if is_postgres_url(store) else os.path.normpath(os.path.join(base_dir, os.path.expanduser(store))),
     )
     tombstones = tuple(t["name"] if isinstance(t, dict) else t for t in data.get("tombstones") or [])
     portal = data.get("portal") or {}
