@@ -84,7 +84,7 @@ class Emulator(Portals):
         method = environ.get("REQUEST_METHOD", "GET").upper()
         try:
             body = _read_body(environ)  # before any lock: a slow sender holds up only itself
-        except HubSpotError as exc:
+        except HubSpotError as exc:  # left unread: the server closes the connection after this answer
             return _answer(start_response, exc.status, exc.body, {})
         if path.startswith("/__emulator__/") or path == "/__emulator__":
             status, answer, headers = admin_api.handle(self, method, path, body, environ)
