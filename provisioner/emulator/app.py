@@ -51,6 +51,7 @@ class Emulator(Portals):
         if self.settings.request_log:
             self._log = open(self.settings.request_log, "a", encoding="utf-8")  # noqa: SIM115 - lives with the app
         self.tokens = TokenBook(wall)
+        self.portal_hooks: list[Callable[[Tenant], None]] = []
         self.default = Tenant(self.settings, clock=clock, wall=wall, state_file=self.settings.state_file)
         self.tenants: dict[int, Tenant] = {self.default.portal_id: self.default}
         self.registry: PortalRegistry | None = None

@@ -3,7 +3,8 @@
 The ``Emulator`` keeps ``tenants`` (portal id -> ``Tenant``, the default one first), ``tokens``
 (a ``TokenBook``), ``registry`` (the state file's ``portals`` table, or None) and ``settings``;
 this mixin adds and restores portals in them. Adding takes ``_add_lock``; finding takes no lock
-(a dict read), so a request never waits for a portal being added.
+(a dict read), so a request never waits for a portal being added. ``portal_hooks`` are called
+with each portal added (the webhooks attach a sender to it).
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class Portals:
         if row["refresh_sha"] and not tenant.revoked:
             self.tokens.refresh[row["refresh_sha"]] = tenant.portal_id
         self.tenants[tenant.portal_id] = tenant
+        for hook in self.portal_hooks:
+            hook(tenant)
         return tenant
 
     def _restore(self, registry: PortalRegistry) -> None:

@@ -232,3 +232,43 @@ def test_the_token_endpoint_is_logged_and_counted_under_its_portal_not_rate_limi
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert [(line["path"], line["portal"], line["status"]) for line in lines] == [("/oauth/v1/token", 6, 200)] * 3
     assert "r6" not in log.read_text().replace('"portal": 6', "")
+
+
+def test_every_portal_posts_its_own_webhooks_even_one_added_later():
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from provisioner.emulator.webhooks import attach_to_every_portal
+
+    received: list[dict] = []
+
+    class Target(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the base class's name
+            received.extend(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Target)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    emulator = Emulator(EmulatorSettings(burst_limit=None))
+    senders = attach_to_every_portal(emulator, f"http://127.0.0.1:{server.server_address[1]}/hook", "s", app_id=3)
+    try:
+        a, b = _two(emulator)  # portal 222 is added after the senders were attached
+        for side in (a, b):
+            deal = side("POST", DEALS, {"properties": {"dealname": "before"}}).body["id"]
+            assert side("PATCH", f"{DEALS}/{deal}", {"properties": {"dealname": "after"}}).status_code == 200
+        deadline = time.monotonic() + 30
+        while len(received) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sorted(event["portalId"] for event in received) == [222, 12345678]
+        assert {event["propertyValue"] for event in received} == {"after"}
+    finally:
+        for sender in senders:
+            sender.close()
+        server.shutdown()
+        server.server_close()
+        emulator.close()
