@@ -151,7 +151,7 @@ class Emulator(Portals):
         return self.default, None
 
     def _owner(self, token: str | None) -> Tenant:
-        portal_id = self.tokens.private.get(digest(token)) if token else None
+        portal_id = self.tokens.owner(token)[0] if token else None
         return self.tenants.get(portal_id, self.default) if portal_id is not None else self.default
 
     def _answer_token(self, tenant: Tenant, environ, method: str, body: bytes, fault: str):

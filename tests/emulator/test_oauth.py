@@ -188,3 +188,10 @@ def _env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if not k.startswith("HUBSPOT_")}
+
+
+def test_token_info_names_the_portal_of_an_oauth_access_token(oauth_emulator):
+    _, body = refresh(oauth_emulator, "na1-refresh-5353")
+    info = Local(oauth_emulator, token=None)("POST", "/oauth/v2/private-apps/get/access-token-info",
+                                             {"tokenKey": body["access_token"]})
+    assert info.status_code == 200 and info.body["hubId"] == 5353
