@@ -170,7 +170,7 @@ class Emulator(Portals):
             ttl = self.settings.access_token_ttl_s
             access, sha, expires = self.tokens.issue(tenant.portal_id, ttl)
             if self.registry is not None:
-                self.registry.save_access_token(sha, tenant.portal_id, expires)
+                self.registry.save_access_token(sha, tenant.portal_id, expires, self._wall())
             status, answer = 200, oauth.token_answer(access, refresh, ttl, tenant.portal_id,
                                                      tenant.settings.granted_scopes())
         except HubSpotError as exc:

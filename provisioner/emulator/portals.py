@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from provisioner.emulator.oauth import digest
-from provisioner.emulator.registry import PortalConflict, PortalRegistry, check_new_portal
+from provisioner.emulator.registry import FORGET_AFTER_S, PortalConflict, PortalRegistry, check_new_portal
 from provisioner.emulator.tenant import Tenant
 
 
@@ -74,7 +74,7 @@ class Portals:
                 self._open_tenant(row)
         now = self._wall()
         for sha, portal_id, expires in registry.access_tokens():
-            if portal_id in self.tenants and expires > now - 86400:
+            if portal_id in self.tenants and expires > now - FORGET_AFTER_S:
                 self.tokens.access[sha] = (portal_id, expires)
 
     def revoke(self, portal_id: int) -> None:

@@ -195,3 +195,16 @@ def test_token_info_names_the_portal_of_an_oauth_access_token(oauth_emulator):
     info = Local(oauth_emulator, token=None)("POST", "/oauth/v2/private-apps/get/access-token-info",
                                              {"tokenKey": body["access_token"]})
     assert info.status_code == 200 and info.body["hubId"] == 5353
+
+
+def test_a_revocation_survives_a_restart(tmp_path):
+    state = str(tmp_path / "s.sqlite")
+    first = Emulator(EmulatorSettings(state_file=state, **APP))
+    first.add_portal(4242, refresh_token="na1-refresh-4242")
+    first.revoke(4242)
+    first.close()
+    again = Emulator(EmulatorSettings(state_file=state, **APP))
+    try:
+        assert again.tenant(4242).revoked and refresh(again)[1]["status"] == "BAD_REFRESH_TOKEN"
+    finally:
+        again.close()
