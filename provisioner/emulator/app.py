@@ -75,9 +75,6 @@ class Emulator(Portals):
     def webhooks(self, sender) -> None:
         self.default.webhooks = sender
 
-    def _persist(self) -> None:
-        self.default.persist()
-
     # ---- the WSGI application ------------------------------------------------------------------------
     def app(self, environ, start_response):
         """The WSGI callable: every behaviour lives here, so in-process use sees what a socket would."""
