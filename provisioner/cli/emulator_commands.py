@@ -34,7 +34,8 @@ def emulator_group() -> None:
               help="Accept only this bearer token (default: any non-empty token).")
 @click.option("--scopes", default=None,
               help="Comma-separated scopes granted to the token (default: all); others answer 403 MISSING_SCOPES.")
-@click.option("--portal-id", default=12345678, show_default=True, type=int, help="portalId of account details.")
+@click.option("--portal-id", default=12345678, show_default=True, type=int,
+              help="The default portal's id (portals added through /__emulator__/portals have their own).")
 @click.option("--account-type", default="STANDARD", show_default=True,
               type=click.Choice(["STANDARD", "SANDBOX", "DEVELOPER_TEST", "APP_DEVELOPER"]),
               help="accountType of account details.")

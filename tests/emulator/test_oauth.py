@@ -208,3 +208,18 @@ def test_a_revocation_survives_a_restart(tmp_path):
         assert again.tenant(4242).revoked and refresh(again)[1]["status"] == "BAD_REFRESH_TOKEN"
     finally:
         again.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(min_value=0, max_value=10**9, allow_nan=False))
+def test_an_expiry_is_told_in_one_whole_unit_never_more_than_happened(ago):
+    import re
+
+    from provisioner.emulator.oauth import expired
+
+    body = expired(1_000_000.0, 1_000_000.0 + ago).body
+    found = re.fullmatch(r"The OAuth token used to make this call expired (\d+) (second|minute|hour|day)\(s\) ago\.",
+                         body["message"])
+    assert found
+    size = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}[found[2]]
+    assert int(found[1]) * size <= ago < (int(found[1]) + 1) * size
