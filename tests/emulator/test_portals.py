@@ -272,3 +272,16 @@ def test_every_portal_posts_its_own_webhooks_even_one_added_later():
         server.shutdown()
         server.server_close()
         emulator.close()
+
+
+def test_a_portal_whose_state_file_cannot_be_opened_is_one_line_and_not_added(tmp_path):
+    state = tmp_path / "portal.sqlite"
+    emulator = Emulator(EmulatorSettings(state_file=str(state)))
+    try:
+        (tmp_path / "portal.sqlite.portal-5").write_bytes(b"not a database, " * 100)
+        answer = Local(emulator, token=None)("POST", "/__emulator__/portals", {"portal_id": 5, "token": "t5"})
+        assert answer.status_code == 500 and "portal.sqlite.portal-5" in answer.body["message"]
+        assert 5 not in emulator.tenants
+        assert Local(emulator, token=None)("POST", "/__emulator__/portals", {"portal_id": 6, "token": "t5"}).status_code == 201
+    finally:
+        emulator.close()
