@@ -275,6 +275,12 @@ def main() -> None:
     parser.add_argument("--tier", default="starter", choices=sorted(TIER_LIMIT))
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "fleet.md"))
     args = parser.parse_args()
+    try:
+        import provisioner.fleet.pgrun  # noqa: F401
+        import provisioner.fleet.registry  # noqa: F401
+    except ImportError as exc:
+        sys.exit(f"bench_fleet needs the PostgreSQL worker and the portal registry ({exc.name} is missing): "
+                 "run it on main once they have landed, or on a merge of the pg and portals branches")
     counts = [int(w) for w in args.workers.split(",")]
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp, PostgresServer() as server:
