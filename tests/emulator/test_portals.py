@@ -285,3 +285,15 @@ def test_a_portal_whose_state_file_cannot_be_opened_is_one_line_and_not_added(tm
         assert Local(emulator, token=None)("POST", "/__emulator__/portals", {"portal_id": 6, "token": "t5"}).status_code == 201
     finally:
         emulator.close()
+
+
+def test_daily_and_per_second_limits_are_per_portal_too(emulator):
+    a, b = _two(emulator, daily_limit=1)
+    assert b("GET", PROPS).status_code == 200
+    refused = b("GET", PROPS)
+    assert refused.status_code == 429 and refused.body["policyName"] == "DAILY"
+    assert a("GET", PROPS).status_code == 200
+    admin = Local(emulator, token=None)
+    admin("POST", "/__emulator__/ratelimit?portal=12345678", {"burst_limit": 10, "enforce_secondly": True})
+    assert [a("GET", PROPS).status_code for _ in range(2)] == [200, 429]  # 10 per 10 s: 1 a second
+    assert emulator.tenant(222).limits.enforce_secondly is False
