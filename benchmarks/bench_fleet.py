@@ -34,6 +34,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -274,6 +275,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--tier", default="starter", choices=sorted(TIER_LIMIT))
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "fleet.md"))
+    parser.add_argument("--keep-log", default=None, help="copy the emulator's request log here (for a closer look)")
     args = parser.parse_args()
     try:
         import provisioner.fleet.pgrun  # noqa: F401
@@ -297,6 +299,8 @@ def main() -> None:
             print(rows[-1], flush=True)
             rows.append(row("SQLite, one `sync push` process, one portal", sqlite_run(fleet, len(counts) + 1)))
             print(rows[-1], flush=True)
+            if args.keep_log:
+                shutil.copyfile(workdir / "requests.jsonl", args.keep_log)
     limit = TIER_LIMIT[args.tier]
     text = "\n".join([
         "# Fleet benchmark\n",
