@@ -58,6 +58,8 @@ def load_fleet_plan(path: str | os.PathLike) -> dict[int, Plan]:
     items = data.get("plans")
     if not isinstance(items, list):
         raise PlanFileError(f"{path}: plans: expected a list")
+    if not items:
+        raise PlanFileError(f"{path}: holds no portal's plan (no portal planned when it was made)")
     plans: dict[int, Plan] = {}
     for index, item in enumerate(items):
         try:

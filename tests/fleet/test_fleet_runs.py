@@ -187,3 +187,47 @@ def test_drift_all_portals(three, capsys):
 def test_fleet_usage_errors(three, capsys, args, message):
     result = run(capsys, *args)
     assert result.code == 1 and message in result.err and "Traceback" not in result.err
+
+
+def test_two_environments_naming_one_portal_fail_that_portal(three, capsys, tmp_path):
+    text = SHIPPED.read_text() + (
+        f"\nenvironments:\n  one:\n    portal: {{id: {A}}}\n  two:\n    portal: {{id: {A}}}\n")
+    (tmp_path / "hubspot_schema.yaml").write_text(text)
+    result = run(capsys, "plan", "--all-portals")
+    assert result.code == 1
+    rows = summary_rows(result.out)
+    assert rows[str(A)]["result"] == "failed" and rows[str(B)]["result"] == "changes"
+    assert f"environments one, two all name portal {A}" in result.out
+
+
+def test_saved_fleet_plan_with_a_portal_removed_since(three, capsys, monkeypatch):
+    assert run(capsys, "plan", "--all-portals", "--out", "fleet-plan.json").code == 2
+    assert run(capsys, "portals", "remove", str(C)).code == 0
+    three.add_portal(60, token="pat-60-secret")
+    monkeypatch.setenv("TOKEN_60", "pat-60-secret")
+    assert run(capsys, "portals", "add", "60", "--token-env", "TOKEN_60").code == 0
+    applied = run(capsys, "apply", "fleet-plan.json")
+    assert applied.code == 1
+    rows = summary_rows(applied.out)
+    assert rows[str(A)]["result"] == "applied" and rows[str(B)]["result"] == "applied"
+    assert rows[str(C)]["result"] == "failed" and "60" not in rows  # registered since: not touched
+    assert f"portal {C} is in the saved plan but no longer registered" in applied.out
+    assert three.emulators[60].counts["requests"] == 0
+
+
+def test_markdown_has_the_table_and_a_section_per_portal(three, capsys, monkeypatch):
+    monkeypatch.delenv(f"TOKEN_{B}")
+    result = run(capsys, "plan", "--all-portals", "--format", "markdown")
+    assert result.code == 1
+    assert "| Portal | Name | Creates | Updates | Manual steps pending | Result |" in result.out
+    for portal_id in (A, C):
+        assert f"## Portal {portal_id} (client {portal_id}): changes" in result.out
+    assert f"## Portal {B} (client {B}): failed" in result.out
+    assert f"TOKEN_{B} is not set" in result.out
+
+
+def test_a_saved_single_plan_is_not_a_fleet_plan(three, capsys, monkeypatch):
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", f"pat-{A}-secret")
+    assert run(capsys, "plan", "--out", "one.json").code == 0
+    result = run(capsys, "apply", "one.json", "--all-portals")
+    assert result.code == 1 and "one.json is a single portal's plan" in result.err
