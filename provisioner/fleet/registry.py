@@ -111,13 +111,10 @@ class Registry:
         return statement.replace("?", "%s") if self._postgres else statement
 
     def _run(self, statement: str, params: tuple = ()) -> list[tuple]:
-        """One statement; its own transaction unless inside ``locked``."""
+        """One statement: its own transaction, or part of ``locked``'s."""
         with self._lock, self._errors():
-            cursor = self._db.execute(self._sql(statement), params)
-            rows = cursor.fetchall() if cursor.description else []
-            if not self._postgres and not self._in_transaction and self._db.in_transaction:
-                self._db.commit()
-            return rows
+            cursor = self._db.execute(self._sql(statement), params)  # both connections are in autocommit mode
+            return cursor.fetchall() if cursor.description else []
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -146,20 +143,19 @@ class Registry:
         if portal.oauth != (refresh_token is not None):
             raise UsageError(f"portal {portal.portal_id}: an OAuth portal, and only one, has a refresh token")
         sealed = seal(refresh_token) if refresh_token is not None else None
-        with self._lock:
-            if self.get(portal.portal_id) is not None:
-                raise UsageError(f"portal {portal.portal_id} is already registered",
-                                 hint=f"remove it first: provisioner portals remove {portal.portal_id}")
-            self._run("INSERT INTO portals (portal_id, name, tier, token_env, oauth, refresh_token, paused, added_at)"
-                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                      (portal.portal_id, portal.name, portal.tier, portal.token_env, portal.oauth, sealed,
-                       portal.paused, _now()))
+        # One statement: two processes adding the same id at once get one row and one clear refusal.
+        added = self._run(
+            "INSERT INTO portals (portal_id, name, tier, token_env, oauth, refresh_token, paused, added_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (portal_id) DO NOTHING RETURNING portal_id",
+            (portal.portal_id, portal.name, portal.tier, portal.token_env, portal.oauth, sealed, portal.paused,
+             _now()))
+        if not added:
+            raise UsageError(f"portal {portal.portal_id} is already registered",
+                             hint=f"remove it first: provisioner portals remove {portal.portal_id}")
 
     def remove(self, portal_id: int) -> None:
-        with self._lock:
-            if self.get(portal_id) is None:
-                raise UsageError(f"no portal {portal_id} is registered", hint="see: provisioner portals list")
-            self._run("DELETE FROM portals WHERE portal_id = ?", (portal_id,))
+        self._changed(self._run("DELETE FROM portals WHERE portal_id = ? RETURNING portal_id", (portal_id,)),
+                      portal_id)
 
     def list(self) -> list[Portal]:
         return [_portal(row) for row in self._run(f"SELECT {_COLUMNS} FROM portals ORDER BY portal_id")]

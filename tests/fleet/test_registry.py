@@ -146,3 +146,28 @@ def test_exactly_one_way_to_authenticate():
         check_portal(Portal(1, "", "starter", "VAR", True, None))
     with pytest.raises(UsageError, match="exactly one"):
         check_portal(Portal(1, "", "starter", None, False, None))
+
+
+def test_two_adds_of_one_id_at_once_make_one_row_and_one_refusal(location):
+    import threading
+
+    registries = [open_registry(location) for _ in range(4)]
+    outcomes: list[str] = []
+    start = threading.Barrier(len(registries))
+
+    def add(registry):
+        start.wait(timeout=10)
+        try:
+            registry.add(_token_portal(12))
+            outcomes.append("added")
+        except UsageError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=add, args=(r,)) for r in registries]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    for registry in registries:
+        registry.close()
+    assert sorted(outcomes) == ["added"] + ["portal 12 is already registered"] * 3
