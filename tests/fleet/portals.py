@@ -114,6 +114,32 @@ def _json(start_response, status: str, body: dict):
     return [data]
 
 
+def at_once(location: StoreLocation, count: int, call) -> list:
+    """``call(registry)`` on ``count`` threads, each with its own connection (like processes), started
+    together; the results (or the exceptions raised) in no particular order."""
+    from provisioner.fleet.registry import open_registry
+
+    registries = [open_registry(location) for _ in range(count)]
+    outcomes: list = []
+    start = threading.Barrier(count)
+
+    def one(registry) -> None:
+        start.wait(timeout=10)
+        try:
+            outcomes.append(call(registry))
+        except Exception as exc:  # noqa: BLE001 - handed to the test
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=one, args=(registry,)) for registry in registries]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    for registry in registries:
+        registry.close()
+    return outcomes
+
+
 # ---- fixtures (imported by the test modules that use them) -----------------------------------------
 @pytest.fixture(name="fleet")
 def fleet_fixture(tmp_path, monkeypatch):

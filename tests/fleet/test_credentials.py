@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from provisioner import logs
 from provisioner.errors import PortalPaused, UsageError
 from provisioner.fleet.credentials import REFRESH_AHEAD_S, OAuthTokens, client_for
 from provisioner.fleet.registry import Portal, open_registry
-from tests.fleet.portals import TOKEN_TTL_S, fleet_fixture, location_fixture  # noqa: F401 - fixtures
+from tests.fleet.portals import TOKEN_TTL_S, at_once, fleet_fixture, location_fixture  # noqa: F401 - fixtures
 
 
 class Clock:
@@ -87,25 +85,8 @@ def test_another_process_uses_the_stored_access_token(fleet, location):
 def test_one_refresh_when_many_connections_ask_at_once(fleet, location):
     with open_registry(location) as registry:
         _oauth(registry, fleet, 24)
-    registries = [open_registry(location) for _ in range(6)]
-    tokens, errors = [], []
-    start = threading.Barrier(len(registries))
-
-    def ask(registry):
-        try:
-            start.wait(timeout=10)
-            tokens.append(OAuthTokens(registry, 24, fleet.base_url)())
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=ask, args=(r,)) for r in registries]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    for registry in registries:
-        registry.close()
-    assert errors == []
+    tokens = at_once(location, 6, lambda registry: OAuthTokens(registry, 24, fleet.base_url)())
+    assert all(isinstance(token, str) for token in tokens), tokens
     assert fleet.token_requests[24] == 1 and len(set(tokens)) == 1 and len(tokens) == 6
 
 

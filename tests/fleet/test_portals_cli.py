@@ -7,21 +7,15 @@ import json
 import pytest
 from cryptography.fernet import Fernet
 
-from provisioner.cli import main
+from tests.scenarios.harness import run as harness_run
 
 SECRET = "pat-na1-very-secret-token"
 REFRESH = "rt-very-secret-refresh"
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
+    result = harness_run(capsys, *args)
+    return result.code, result.out, result.err
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from provisioner.errors import UsageError
 from provisioner.fleet.registry import Portal, check_portal, open_registry
 from provisioner.sync.store import SyncStore
-from tests.fleet.portals import location_fixture  # noqa: F401 - the fixture
+from tests.fleet.portals import at_once, location_fixture  # noqa: F401 - the fixture
 
 REFRESH = "rt-secret-refresh-token-value"
 
@@ -149,25 +149,5 @@ def test_exactly_one_way_to_authenticate():
 
 
 def test_two_adds_of_one_id_at_once_make_one_row_and_one_refusal(location):
-    import threading
-
-    registries = [open_registry(location) for _ in range(4)]
-    outcomes: list[str] = []
-    start = threading.Barrier(len(registries))
-
-    def add(registry):
-        start.wait(timeout=10)
-        try:
-            registry.add(_token_portal(12))
-            outcomes.append("added")
-        except UsageError as exc:
-            outcomes.append(str(exc))
-
-    threads = [threading.Thread(target=add, args=(r,)) for r in registries]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    for registry in registries:
-        registry.close()
-    assert sorted(outcomes) == ["added"] + ["portal 12 is already registered"] * 3
+    outcomes = at_once(location, 4, lambda registry: registry.add(_token_portal(12)))
+    assert sorted(map(str, outcomes)) == ["None"] + ["portal 12 is already registered"] * 3
