@@ -4,7 +4,8 @@ A private-app portal's token is read from the environment variable its row names
 portal's access token (HubSpot's last 30 minutes) comes from ``OAuthTokens``, which the client's
 transport asks before every request: the token it holds while more than ``REFRESH_AHEAD_S`` is
 left, else the one the registry holds (another process may have refreshed it), else a new one
-from ``POST /oauth/v1/token`` with HUBSPOT_CLIENT_ID / HUBSPOT_CLIENT_SECRET. That refresh runs
+from ``POST /oauth/v1/token`` with HUBSPOT_CLIENT_ID / HUBSPOT_CLIENT_SECRET. When HubSpot answers
+401 all the same (a clock that runs behind), the transport asks ``renew`` once for another token. That refresh runs
 inside ``Registry.locked``, so across every process one refresh happens and the others read its
 sealed result; a rotated refresh token replaces the stored one in the same transaction.
 
@@ -69,25 +70,35 @@ class OAuthTokens:
                 self._token, self._expires_at = self._fetch()
             return self._token
 
+    def renew(self, stale: str | None) -> bool:
+        """HubSpot refused ``stale`` (a 401): get another token now, unless another process already
+        did; True when the token to use now differs from the refused one."""
+        with self._lock:
+            self._token, self._expires_at = self._fetch(stale)
+            return self._token != stale
+
     def _fresh(self, expires_at: float | None) -> bool:
         return expires_at is not None and self._clock() < expires_at - self._ahead_s
 
-    def _stored(self, sealed: SealedTokens | None) -> tuple[str, float] | None:
+    def _stored(self, sealed: SealedTokens | None, stale: str | None) -> tuple[str, float] | None:
+        """The stored access token while it is fresh (and not the one HubSpot refused), else None."""
         if sealed is None:
             raise UsageError(f"no portal {self.portal_id} is registered", hint="see: provisioner portals list")
         if sealed.paused:
             raise PortalPaused(self.portal_id, sealed.paused)
         if sealed.access_token and self._fresh(sealed.expires_at):
-            return unseal(sealed.access_token, f"portal {self.portal_id}'s access token"), float(sealed.expires_at)
+            token = unseal(sealed.access_token, f"portal {self.portal_id}'s access token")
+            if token != stale:
+                return token, float(sealed.expires_at)
         return None
 
-    def _fetch(self) -> tuple[str, float]:
-        stored = self._stored(self.registry.sealed_tokens(self.portal_id))
+    def _fetch(self, stale: str | None = None) -> tuple[str, float]:
+        stored = self._stored(self.registry.sealed_tokens(self.portal_id), stale)
         if stored is not None:
             return stored
         refused: RefreshRefused | None = None
         with self.registry.locked(self.portal_id) as sealed:
-            stored = self._stored(sealed)  # another process may have refreshed while this one waited
+            stored = self._stored(sealed, stale)  # another process may have refreshed while this one waited
             if stored is not None:
                 return stored
             if not sealed.refresh_token:

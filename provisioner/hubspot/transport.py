@@ -7,8 +7,9 @@ deals.py, account.py) build paths and bodies and call ``Transport.request``; not
 knows what an endpoint means.
 
 Secrets: the token lives only in the session's headers. A ``token_provider`` (an OAuth portal's
-access token, refreshed while the client lives) is asked for the token before every attempt; each
-token it gives is checked and registered for masking like a fixed one. It must be a printable ASCII word (a line
+access token, refreshed while the client lives) is asked for the token before every attempt, and
+once more after a 401 when it can ``renew``; each token it gives is checked and registered for
+masking like a fixed one. It must be a printable ASCII word (a line
 break or a non-ASCII character is refused as one clear error that never shows it), and it and any
 user-info of the base URL are registered with ``logs.redact``, so no message, log line, exception
 or repr shows them whatever characters they hold.
@@ -175,6 +176,11 @@ class Transport:
         auth = self._session.headers.get("Authorization", "")
         return auth[len("Bearer "):] if auth.startswith("Bearer ") else None
 
+    def _renew_token(self) -> bool:
+        """After a 401, a provider that can renew (an OAuth portal's) gets one chance at a new token."""
+        renew = getattr(self._token_provider, "renew", None)
+        return renew is not None and renew(self.token)
+
     def _use_token(self, token: str) -> None:
         if token != self.token:
             register_secret(token)
@@ -190,6 +196,7 @@ class Transport:
     def request(self, method: str, path: str, *, params: dict | None = None, body: Any = None) -> Any:
         """Send one API call (retrying what is worth retrying) and return the parsed JSON body."""
         attempt = 0
+        renewed = False
         while True:
             self.limiter.wait()
             left = self.deadline.check(f"{method} {path}")
@@ -224,6 +231,9 @@ class Transport:
             error = error_from_answer(method, path, status, reason, headers, _error_body(content))
             if isinstance(error, errors.RateLimitError):
                 self.stats.rate_limited += 1
+            if isinstance(error, errors.AuthError) and not renewed and self._renew_token():
+                renewed = True  # once: a second 401 is the answer
+                continue
             if not is_retryable(error) or attempt >= self.max_retries:
                 raise error
             if status == HTTPStatus.TOO_MANY_REQUESTS:

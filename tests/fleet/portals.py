@@ -40,6 +40,7 @@ class FleetPortals:
         self._serial = itertools.count(1)
         self.token_requests: Counter = Counter()  # by portal (0: unknown refresh token)
         self.bearers_seen: list[tuple[int, str]] = []
+        self.refuse_bearers = False  # answer 401 to every API request, whatever its token
 
     def add_portal(self, portal_id: int, *, token: str | None = None, refresh_token: str | None = None,
                    **settings) -> Emulator:
@@ -59,6 +60,12 @@ class FleetPortals:
             for token in [t for t, p in self._refresh.items() if p == portal_id]:
                 del self._refresh[token]
 
+    def expire_access_tokens(self, portal_id: int) -> None:
+        """HubSpot no longer takes the access tokens issued for this portal (its clock ran ahead)."""
+        with self._lock:
+            for token in [t for t, p in self._owner.items() if p == portal_id and t.startswith("at-")]:
+                del self._owner[token]
+
     def live_refresh_token(self, portal_id: int) -> str | None:
         with self._lock:
             return next((t for t, p in self._refresh.items() if p == portal_id), None)
@@ -73,7 +80,7 @@ class FleetPortals:
             portal_id = self._owner.get(bearer)
             if portal_id is not None:
                 self.bearers_seen.append((portal_id, bearer))
-        if portal_id is None:
+        if portal_id is None or self.refuse_bearers:
             return _json(start_response, "401 Unauthorized", {
                 "status": "error", "message": "Authentication credentials not found.", "category": "INVALID_AUTHENTICATION"})
         return self.emulators[portal_id].app(environ, start_response)

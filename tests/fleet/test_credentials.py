@@ -189,3 +189,32 @@ def test_a_refresh_token_sealed_under_another_key_is_one_clear_error(fleet, loca
         # Rotation: the new key first, the old one still opens what it sealed.
         monkeypatch.setenv("PROVISIONER_SECRET_KEY", Fernet.generate_key().decode() + " " + old_key)
         assert client_for(registry, portal).get_account_details().portal_id == 36
+
+
+def test_a_401_before_the_expected_expiry_renews_once(fleet, location):
+
+    clock = Clock()
+    with open_registry(location) as registry:
+        portal = _oauth(registry, fleet, 37)
+        client = client_for(registry, portal, wall_clock=clock)
+        client.get_account_details()
+        fleet.expire_access_tokens(37)  # HubSpot's clock runs ahead of this one
+        assert client.get_account_details().portal_id == 37  # a 401, a new token, the same request again
+        assert fleet.token_requests[37] == 2
+        fleet.revoke(37)
+        fleet.expire_access_tokens(37)
+        with pytest.raises(PortalPaused):  # the renewal itself is refused: paused, no loop
+            client.get_account_details()
+        assert fleet.token_requests[0] == 1
+
+
+def test_a_401_that_a_new_token_does_not_cure_is_the_answer(fleet, location):
+    from provisioner.errors import AuthError
+
+    with open_registry(location) as registry:
+        portal = _oauth(registry, fleet, 38)
+        client = client_for(registry, portal)
+        fleet.refuse_bearers = True
+        with pytest.raises(AuthError):
+            client.get_account_details()
+        assert fleet.token_requests[38] == 2  # one renewal, then the 401 stands
