@@ -80,7 +80,7 @@ def check_new_portal(data, default_burst: int | None, default_daily: int | None)
     if isinstance(portal_id, bool) or not isinstance(portal_id, int) or not 1 <= portal_id <= MAX_PORTAL_ID:
         problems.append(f"portal_id: must be a whole number from 1 to {MAX_PORTAL_ID}; got {json.dumps(portal_id)}")
     token, refresh = _token(data, "token", problems), _token(data, "refresh_token", problems)
-    if ("token" in data) == ("refresh_token" in data):
+    if (data.get("token") is None) == (data.get("refresh_token") is None):  # null counts as not given
         problems.append("token / refresh_token: give exactly one (a private-app token, or an OAuth refresh token)")
     tier = data.get("tier")
     if tier is not None and (not isinstance(tier, str) or tier not in TIER_BURST):
