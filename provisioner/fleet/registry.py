@@ -32,6 +32,8 @@ MAX_NAME_CHARS = 200
 MAX_REASON_CHARS = 500
 CONNECT_TIMEOUT_S = 10
 BUSY_TIMEOUT_MS = 30_000
+LOCK_TIMEOUT_S = 30  # PostgreSQL: the longest wait for a portal's row (a refresh holds it 20 s at most)
+IDLE_IN_TRANSACTION_S = 60  # PostgreSQL: a transaction left open this long by a stuck process is ended
 # The same statement suits both: SQLite takes these type names by affinity.
 _SCHEMA = """CREATE TABLE IF NOT EXISTS portals (
     portal_id BIGINT PRIMARY KEY, name TEXT NOT NULL, tier TEXT NOT NULL, token_env TEXT,
@@ -252,5 +254,8 @@ def _open_postgres(url: str) -> Registry:
         raise RegistryError(f"{where}: cannot connect to PostgreSQL ({type(exc).__name__})",
                             hint="check PROVISIONER_STORE_URL or the file's sync.store") from None
     registry = Registry(db, where, postgres=True)
+    # Every wait has an end: a row held by a stuck process, or a transaction left open by one.
+    registry._run(f"SET lock_timeout = '{LOCK_TIMEOUT_S}s'")
+    registry._run(f"SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION_S}s'")
     registry._run(_SCHEMA)
     return registry
