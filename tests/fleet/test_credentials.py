@@ -218,3 +218,31 @@ def test_a_401_that_a_new_token_does_not_cure_is_the_answer(fleet, location):
         with pytest.raises(AuthError):
             client.get_account_details()
         assert fleet.token_requests[38] == 2  # one renewal, then the 401 stands
+
+
+def test_a_process_killed_while_refreshing_frees_the_portal(fleet, location):
+    import signal
+    import subprocess
+    import sys
+
+    with open_registry(location) as registry:
+        _oauth(registry, fleet, 39)
+    where = f"StoreLocation(url={location.url!r})" if location.is_postgres else f"StoreLocation(path={location.path!r})"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from provisioner.fleet.location import StoreLocation\n"
+        "from provisioner.fleet.registry import open_registry\n"
+        f"registry = open_registry({where})\n"
+        "with registry.locked(39):\n"
+        "    print('held', flush=True)\n"
+        "    time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=10)
+        with open_registry(location) as registry:
+            token = OAuthTokens(registry, 39, fleet.base_url)()
+        assert token.startswith("at-39-") and fleet.token_requests[39] == 1
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
