@@ -231,3 +231,10 @@ def test_a_saved_single_plan_is_not_a_fleet_plan(three, capsys, monkeypatch):
     assert run(capsys, "plan", "--out", "one.json").code == 0
     result = run(capsys, "apply", "one.json", "--all-portals")
     assert result.code == 1 and "one.json is a single portal's plan" in result.err
+
+
+def test_confirmations_are_per_portal(three, capsys):
+    assert run(capsys, "confirm", "--all", "--portal-id", str(A), "--by", "ops").code == 0
+    rows = summary_rows(run(capsys, "plan", "--all-portals").out)
+    assert rows[str(A)]["manual"] == "0"
+    assert int(rows[str(B)]["manual"]) > 0 and rows[str(B)]["manual"] == rows[str(C)]["manual"]
