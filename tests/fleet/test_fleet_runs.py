@@ -238,3 +238,10 @@ def test_confirmations_are_per_portal(three, capsys):
     rows = summary_rows(run(capsys, "plan", "--all-portals").out)
     assert rows[str(A)]["manual"] == "0"
     assert int(rows[str(B)]["manual"]) > 0 and rows[str(B)]["manual"] == rows[str(C)]["manual"]
+
+
+def test_no_registered_portal_is_an_error_not_nothing_to_do(fleet, capsys, tmp_path):
+    shutil.copy(SHIPPED, tmp_path / "hubspot_schema.yaml")
+    for command in (["plan"], ["drift"], ["apply", "--auto-approve"]):
+        result = run(capsys, *command, "--all-portals")
+        assert result.code == 1 and "no portals are registered in" in result.err
