@@ -245,3 +245,15 @@ def test_no_registered_portal_is_an_error_not_nothing_to_do(fleet, capsys, tmp_p
     for command in (["plan"], ["drift"], ["apply", "--auto-approve"]):
         result = run(capsys, *command, "--all-portals")
         assert result.code == 1 and "no portals are registered in" in result.err
+
+
+def test_apply_all_portals_json_says_what_was_done(three, capsys, tmp_path):
+    result = run(capsys, "apply", "--all-portals", "--auto-approve", "--format", "json", "--out-dir", "docs")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["command"] == "apply" and data["summary"]["failed"] == 0
+    for portal in data["portals"]:
+        assert portal["result"] == "applied" and portal["done"] and portal["plan"]["changes"]
+    document = json.loads((tmp_path / "docs" / f"portal-{A}.json").read_text())
+    assert document["done"] == data["portals"][0]["done"]
+    assert "Done:" in (tmp_path / "docs" / f"portal-{A}.md").read_text()
