@@ -15,12 +15,14 @@ documented shapes: 200 ``{"token_type": "bearer", "refresh_token", "access_token
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -190,16 +192,23 @@ class Hub:
 
 
 # ---- fixtures (imported by the test modules that use them) -----------------------------------------
-@pytest.fixture(name="fleet")
-def fleet_fixture(tmp_path, monkeypatch):
-    """Several portals on one loopback address, the app's OAuth credentials and a sealing key set."""
-    portals = FleetPortals()
-    with serve_in_thread(portals, host="127.0.0.1", port=0) as base_url:
+@contextlib.contextmanager
+def _served(app, tmp_path, monkeypatch) -> Iterator[str]:
+    """``app`` on 127.0.0.1, commands pointed at it with the app's OAuth credentials and a sealing key."""
+    with serve_in_thread(app, host="127.0.0.1", port=0) as base_url:
         monkeypatch.setenv("HUBSPOT_BASE_URL", base_url)
         monkeypatch.setenv("HUBSPOT_CLIENT_ID", CLIENT_ID)
         monkeypatch.setenv("HUBSPOT_CLIENT_SECRET", CLIENT_SECRET)
         monkeypatch.setenv("PROVISIONER_SECRET_KEY", Fernet.generate_key().decode())
         monkeypatch.chdir(tmp_path)
+        yield base_url
+
+
+@pytest.fixture(name="fleet")
+def fleet_fixture(tmp_path, monkeypatch):
+    """Several portals on one loopback address, the app's OAuth credentials and a sealing key set."""
+    portals = FleetPortals()
+    with _served(portals, tmp_path, monkeypatch) as base_url:
         portals.base_url = base_url
         yield portals
 
@@ -212,12 +221,7 @@ def hub_fixture(tmp_path, monkeypatch):
     emulator = Emulator(EmulatorSettings(token="the-default-portal-only", client_id=CLIENT_ID,
                                          client_secret=CLIENT_SECRET, burst_limit=None, daily_limit=None,
                                          request_log=str(log)), wall=wall)
-    with serve_in_thread(emulator, host="127.0.0.1", port=0) as base_url:
-        monkeypatch.setenv("HUBSPOT_BASE_URL", base_url)
-        monkeypatch.setenv("HUBSPOT_CLIENT_ID", CLIENT_ID)
-        monkeypatch.setenv("HUBSPOT_CLIENT_SECRET", CLIENT_SECRET)
-        monkeypatch.setenv("PROVISIONER_SECRET_KEY", Fernet.generate_key().decode())
-        monkeypatch.chdir(tmp_path)
+    with _served(emulator, tmp_path, monkeypatch) as base_url:
         yield Hub(emulator, base_url, wall, log)
 
 
