@@ -174,7 +174,7 @@ class Queue:
 
     def _accept(self, db: sqlite3.Connection, snapshots: list[Snapshot]) -> set[str]:
         """Record the snapshots as ``sync push`` does (the ordering rule, per field); the deals now pending."""
-        accept_into(db, coalesce(snapshots))
+        accept_into(db, coalesce(snapshots), (), self.store)
         return set(self.store.pending_deals(only=sorted({s.deal_id for s in snapshots}), db=db))
 
     def _gone_letter(self, snap: Snapshot, deleted_at: str | None) -> NewDeadLetter:
