@@ -3,7 +3,9 @@
 The same tables as the SQLite store (``sync/store.py``) and the service's queue tables
 (``serve/queue.py``), plus ``portal_queue``: one row per portal, the unit a worker claims
 (``FOR UPDATE SKIP LOCKED``), holding the portal's rate-limit tokens, when they were last
-refilled, and the last ``X-HubSpot-RateLimit-*`` headers HubSpot sent for it.
+refilled, ``ready_at`` (epoch seconds, the database's clock: when a worker may next send, after
+the tokens refill or a pause), the last ``X-HubSpot-RateLimit-*`` headers HubSpot sent for it,
+and ``note`` (why it is paused, when it is).
 
 Every text that takes part in the ordering rule or in key order is ``COLLATE "C"``: bytes order,
 which for UTF-8 is code-point order, the order Python and SQLite compare texts in. A database
@@ -50,9 +52,10 @@ CREATE TABLE IF NOT EXISTS deals_gone (
     PRIMARY KEY (portal_id, deal_id));
 CREATE TABLE IF NOT EXISTS portal_queue (
     portal_id bigint PRIMARY KEY, per_window integer, window_s double precision NOT NULL DEFAULT 10,
-    tokens double precision NOT NULL, refilled_at double precision NOT NULL,
-    paused_until double precision NOT NULL DEFAULT 0, last_sent_at double precision NOT NULL DEFAULT 0,
-    requests bigint NOT NULL DEFAULT 0, rate_limited bigint NOT NULL DEFAULT 0, last_headers jsonb)
+    tokens double precision NOT NULL DEFAULT 0, refilled_at double precision NOT NULL DEFAULT 0,
+    ready_at double precision NOT NULL DEFAULT 0, last_sent_at double precision NOT NULL DEFAULT 0,
+    requests bigint NOT NULL DEFAULT 0, rate_limited bigint NOT NULL DEFAULT 0, last_headers jsonb,
+    note text)
 """
 
 

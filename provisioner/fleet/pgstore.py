@@ -115,7 +115,12 @@ class PgDatabase:
         except psycopg.Error as exc:
             raise StoreError(f"{self.where}: PostgreSQL store error: {_first_line(exc)}") from None
 
-    def portal(self, portal_id: int) -> PortalStore:
+    def portal(self, portal_id: int, per_window: int | None = None) -> PortalStore:
+        """The portal's view; the portal gets its ``portal_queue`` row (workers claim it) if it has none.
+        ``per_window``: its request limit, when known before HubSpot's first answer says it."""
+        with self.errors(), self.pool.connection() as conn:
+            conn.execute("INSERT INTO portal_queue (portal_id, per_window) VALUES (%s, %s)"
+                         " ON CONFLICT (portal_id) DO NOTHING", (int(portal_id), per_window))
         return PortalStore(self, portal_id)
 
     def portals_pending(self) -> list[int]:
