@@ -98,6 +98,11 @@ class ClaimQueue:
         self._clients: dict[int, tuple[HubSpotClient, HeaderTap]] = {}
         self.batch = batch
         self.portals = None if portals is None else sorted({int(p) for p in portals})
+        self.last_step: Step | None = None
+
+    def clients(self) -> list[HubSpotClient]:
+        """The clients made so far (their stats count this queue's requests)."""
+        return [client for client, _tap in self._clients.values()]
 
     def client(self, portal_id: int) -> tuple[HubSpotClient, HeaderTap]:
         held = self._clients.get(portal_id)
@@ -125,6 +130,7 @@ class ClaimQueue:
                 step.paused = str(exc)
                 self._spend(conn, step, bucket, now, now + DAILY_LIMIT_PAUSE_S, {})
                 log.error("Portal %s: %s", portal_id, exc)
+                self.last_step = step
                 return step
             stats = client.stats
             before, limited = stats.requests, stats.rate_limited
@@ -146,6 +152,7 @@ class ClaimQueue:
                 level = logging.ERROR if isinstance(error, ConnectionFailed | DailyLimitError) else logging.WARNING
                 log.log(level, "Portal %s: %s; its values stay pending", portal_id, step.paused)
             self._spend(conn, step, after, now, ready_at, tap.headers, was_limited)
+        self.last_step = step
         return step
 
     @staticmethod
@@ -168,7 +175,7 @@ class ClaimQueue:
 
 
 def drain(queue: ClaimQueue, *, deadline: float, idle_s: float = 0.05, stop: Callable[[], bool] = lambda: False,
-          give_up_after_s: float = 60.0) -> list[Step]:
+          give_up_after_s: float = 60.0, on_step: Callable[[Step], None] | None = None) -> list[Step]:
     """Claim and send until nothing is pending (or only portals paused longer than ``give_up_after_s``),
     ``stop()`` says so, or ``deadline`` (monotonic) passes. What another worker holds is waited for."""
     steps: list[Step] = []
@@ -176,6 +183,8 @@ def drain(queue: ClaimQueue, *, deadline: float, idle_s: float = 0.05, stop: Cal
         step = queue.step()
         if step is not None:
             steps.append(step)
+            if on_step is not None:
+                on_step(step)
             continue
         wait = queue.next_ready_in()
         if wait is None or wait > give_up_after_s:

@@ -151,12 +151,15 @@ class PortalStore:
         self.portal_id = int(portal_id)
         self.path = f"{database.where} (portal {self.portal_id})"  # for messages: never a password
         self._conn = conn  # a connection whose transaction the caller holds (a worker's claim)
+        self.owns_database = False  # a command's store: closing it closes the database
 
     def bound(self, conn: psycopg.Connection) -> PortalStore:
         return PortalStore(self.database, self.portal_id, conn)
 
     def close(self) -> None:
-        """The pool belongs to the database, which closes it."""
+        """The pool belongs to the database, closed here only when this view owns it."""
+        if self.owns_database:
+            self.database.close()
 
     def __enter__(self) -> PortalStore:
         return self

@@ -26,7 +26,7 @@ from provisioner.serve.metrics import CONTENT_TYPE, Metrics
 from provisioner.serve.queue import GuardEvent, Job
 from provisioner.serve.signatures import SignatureError, verify_hubspot_v3, verify_standard
 from provisioner.serve.worker import Worker
-from provisioner.sync.events import Invalid, Rules
+from provisioner.sync.events import Invalid, Rules, check_portal_id
 
 log = logging.getLogger("provisioner.serve")
 COMMIT_TIMEOUT_S = 10.0
@@ -51,6 +51,7 @@ class Service:
     clock: object = time.time
     readiness: dict = field(default_factory=dict)
     check_writable: object = None  # () -> bool
+    many_portals: bool = False  # PostgreSQL: records go to the portal they (or the path) name
 
 
 def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
@@ -99,10 +100,12 @@ async def _events(request: Request, service: Service) -> Response:
     if service.worker.pending_deals >= service.max_queue or service.committer.backlog >= service.max_queue:
         return _error(429, "the queue is over its bound; retry later", {"Retry-After": "5"})
     path_portal = request.path_params.get("portal_id")
-    portal = service.portal_id
+    portal = None if service.many_portals else service.portal_id
     if path_portal is not None:
-        if portal is not None and path_portal != str(portal):
-            return _error(404, f"portal {path_portal} is not served here")
+        named, _reason = check_portal_id(path_portal)
+        if named is None or (portal is not None and named != portal):
+            return _error(404, f"portal {path_portal[:30]} is not served here")
+        portal = named
     try:
         records = read_body(body, service.rules, portal_id=portal)
     except BodyError as exc:

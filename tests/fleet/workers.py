@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from provisioner.emulator import Emulator, EmulatorSettings
 from provisioner.hubspot.client import HubSpotClient
@@ -71,3 +73,38 @@ class Portals:
     def values(self, portal_id: int, prop: str = "accord_status") -> dict[str, str | None]:
         client = HubSpotClient(LOCAL_URL, "t", tier="unlimited", wsgi_app=self.emulators[portal_id].app)
         return {deal: values[prop] for deal, values in read_deals(client, self.deals[portal_id], [prop]).items()}
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args) -> None:  # the tests read the request log, not stderr
+        pass
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class ServedPortal:
+    """One emulated portal served over HTTP on 127.0.0.1 from this process, its requests logged."""
+
+    def __init__(self, deals: int, portal_id: int = 12345678, **limits) -> None:
+        self.portal_id = portal_id
+        self.log = RequestLog()
+        self.emulator = Emulator(EmulatorSettings(portal_id=portal_id, **{"burst_limit": None, "daily_limit": None,
+                                                                            **limits}))
+        self.server = make_server("127.0.0.1", 0, self.log.wrap(portal_id, self.emulator.app),
+                                  server_class=_Server, handler_class=_QuietHandler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+        setup = HubSpotClient(LOCAL_URL, "t", tier="unlimited", wsgi_app=self.emulator.app)
+        prepare_portal(setup, CONFIG)
+        self.deals = seed_deals(setup, deals)
+
+    def values(self, prop: str = "accord_status") -> dict[str, str | None]:
+        client = HubSpotClient(LOCAL_URL, "t", tier="unlimited", wsgi_app=self.emulator.app)
+        return {deal: values[prop] for deal, values in read_deals(client, self.deals, [prop]).items()}
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
