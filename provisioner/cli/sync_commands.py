@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -167,6 +168,7 @@ def _run_push(ctx, config_file, environment, local, api_version, tier, store_pat
                                    full_resync=full_resync, progress=progress)
         _echo_push(report, fmt)
         ctx.exit(EXIT_OK if report.ok else EXIT_ERROR)
+    rules = replace(rules, portal_id=portal or config.portal_id)  # one portal per SQLite store
     client = None if dry_run else open_client(local, api_version, tier, config.api_version)
     with _open_store(config, store_path, portal) as store:
         if not dry_run and not lock_or_find_worker(store, wait):

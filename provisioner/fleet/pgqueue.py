@@ -85,6 +85,8 @@ class Step:
     sent: SendResult | None = None
     requests: int = 0
     paused: str | None = None  # why the portal waits before its next claim
+    claimed_at: float = 0.0  # monotonic: the portal's row was locked
+    done_at: float = 0.0  # monotonic: committed, the row let go
 
 
 class ClaimQueue:
@@ -120,40 +122,43 @@ class ClaimQueue:
             row = conn.execute(_CLAIM.format(only=only), {"portals": self.portals}).fetchone()
             if row is None:
                 return None
-            portal_id, per_window, window_s, tokens, refilled_at, now = row
-            bucket = Bucket(per_window, window_s, tokens, refilled_at).at(now)
-            started = time.monotonic()
-            step = Step(portal_id)
-            try:
-                client, tap = self.client(portal_id)
-            except ProvisionerError as exc:  # e.g. the portal is paused, or its token is not set
-                step.paused = str(exc)
-                self._spend(conn, step, bucket, now, now + DAILY_LIMIT_PAUSE_S, {})
-                log.error("Portal %s: %s", portal_id, exc)
-                self.last_step = step
-                return step
-            stats = client.stats
-            before, limited = stats.requests, stats.rate_limited
-            tap.headers = None
-            store = PortalStore(self.database, portal_id, conn)
-            step.sent = send_pending(store, client, max_deals=self.batch, rules=self.rules)
-            step.requests = stats.requests - before
-            was_limited = stats.rate_limited > limited
-            after = bucket.spend(now + (time.monotonic() - started), step.requests, tap.headers, was_limited)
-            ready_at = after.ready_at()
-            error = step.sent.error
-            if isinstance(error, DailyLimitError):
-                step.paused = f"HubSpot's daily limit is spent: {error}"
-                ready_at = max(ready_at, now + DAILY_LIMIT_PAUSE_S)
-            elif error is not None or step.sent.failed:
-                step.paused = step.sent.aborted or "a batch did not land"
-                ready_at = max(ready_at, now + FAILURE_PAUSE_S)
-            if step.paused:
-                level = logging.ERROR if isinstance(error, ConnectionFailed | DailyLimitError) else logging.WARNING
-                log.log(level, "Portal %s: %s; its values stay pending", portal_id, step.paused)
-            self._spend(conn, step, after, now, ready_at, tap.headers, was_limited)
+            step = Step(row[0], claimed_at=time.monotonic())
+            self._send(conn, step, row)
+        step.done_at = time.monotonic()  # committed: the claim is let go
         self.last_step = step
         return step
+
+    def _send(self, conn, step: Step, row: tuple) -> None:
+        portal_id, per_window, window_s, tokens, refilled_at, now = row
+        bucket = Bucket(per_window, window_s, tokens, refilled_at).at(now)
+        started = time.monotonic()
+        try:
+            client, tap = self.client(portal_id)
+        except ProvisionerError as exc:  # e.g. the portal is paused, or its token is not set
+            step.paused = str(exc)
+            self._spend(conn, step, bucket, now, now + DAILY_LIMIT_PAUSE_S, {})
+            log.error("Portal %s: %s", portal_id, exc)
+            return
+        stats = client.stats
+        before, limited = stats.requests, stats.rate_limited
+        tap.headers = None
+        store = PortalStore(self.database, portal_id, conn)
+        step.sent = send_pending(store, client, max_deals=self.batch, rules=self.rules)
+        step.requests = stats.requests - before
+        was_limited = stats.rate_limited > limited
+        after = bucket.spend(now + (time.monotonic() - started), step.requests, tap.headers, was_limited)
+        ready_at = after.ready_at()
+        error = step.sent.error
+        if isinstance(error, DailyLimitError):
+            step.paused = f"HubSpot's daily limit is spent: {error}"
+            ready_at = max(ready_at, now + DAILY_LIMIT_PAUSE_S)
+        elif error is not None or step.sent.failed:
+            step.paused = step.sent.aborted or "a batch did not land"
+            ready_at = max(ready_at, now + FAILURE_PAUSE_S)
+        if step.paused:
+            level = logging.ERROR if isinstance(error, ConnectionFailed | DailyLimitError) else logging.WARNING
+            log.log(level, "Portal %s: %s; its values stay pending", portal_id, step.paused)
+        self._spend(conn, step, after, now, ready_at, tap.headers, was_limited)
 
     @staticmethod
     def _spend(conn, step: Step, bucket: Bucket, now: float, ready_at: float, headers, limited: bool = False) -> None:

@@ -107,6 +107,8 @@ class Rules:
     triggers: frozenset[str]
     number_properties: frozenset[str] = frozenset()
     max_length: Mapping[str, int] = field(default_factory=dict)
+    # A SQLite store holds one portal: a record naming another one is set aside (None: not checked).
+    portal_id: int | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> Rules:
@@ -248,6 +250,8 @@ def _checked(line_no: int, raw: bytes, event: str, occurred_at: object, accord_i
     reasons: list[str] = []
     if portal_id is not None:
         portal_id, reason = check_portal_id(portal_id)
+        if reason is None and rules.portal_id is not None and portal_id != rules.portal_id:
+            reason = f"'portal_id' {portal_id} is not this store's portal ({rules.portal_id}): a SQLite store holds one"
         if reason is not None:
             reasons.append(reason)
     accord_id, reason = check_accord_id(accord_id, plain)
