@@ -293,16 +293,19 @@ class PortalStore:
 
     @staticmethod
     def requeue(db: Tx, edits: Iterable[tuple[str, str, str, str]]) -> list[tuple[str, str]]:
-        """Hand edits (deal, property, expected, actual) become pending again: confirmed := actual."""
-        done = []
-        for deal, prop, expected, actual in sorted(edits):
-            cursor = db.execute(
-                "UPDATE registers SET confirmed = %(actual)s WHERE portal_id = %(portal)s AND deal_id = %(d)s"
-                " AND property = %(p)s AND value = %(expected)s AND confirmed = value AND NOT parked",
-                {"actual": actual, "d": deal, "p": prop, "expected": expected})
-            if cursor.rowcount:
-                done.append((deal, prop))
-        return done
+        """Hand edits (deal, property, expected, actual) become pending again: confirmed := actual
+        (only where the register still holds ``expected`` as its value and its confirmed value)."""
+        rows = sorted(edits)
+        if not rows:
+            return []
+        found = db.execute(
+            "UPDATE registers AS r SET confirmed = u.actual FROM unnest(%(d)s::text[], %(p)s::text[], %(e)s::text[],"
+            " %(a)s::text[]) AS u(deal, prop, expected, actual) WHERE r.portal_id = %(portal)s AND r.deal_id = u.deal"
+            " AND r.property = u.prop AND r.value = u.expected AND r.confirmed = r.value AND NOT r.parked"
+            " RETURNING r.deal_id, r.property",
+            {"d": [e[0] for e in rows], "p": [e[1] for e in rows], "e": [e[2] for e in rows],
+             "a": [e[3] for e in rows]}).fetchall()
+        return sorted(found)
 
     def load_confirmed(self) -> dict[str, dict[str, str]]:
         out: dict[str, dict[str, str]] = {}
@@ -318,13 +321,11 @@ class PortalStore:
 
     # ---- dead letters ------------------------------------------------------------------------------
     def dead_letters(self, ids: Iterable[int] | None = None, include_resolved: bool = True) -> list[DeadLetter]:
-        where = "" if include_resolved else " AND resolved_at IS NULL"
-        rows = self._read(
+        where = ("" if include_resolved else " AND resolved_at IS NULL") + (" AND id = ANY(%(ids)s)" if ids is not None else "")
+        return [DeadLetter(*row) for row in self._read(
             "SELECT id, created_at, origin, accord_id, deal_id, occurred_at, reason, line, truncated, seen,"
-            f" resolved_at FROM dead_letters WHERE portal_id = %(portal)s{where} ORDER BY id")
-        wanted = None if ids is None else set(ids)
-        return [DeadLetter(*row[:8], bool(row[8]), row[9], row[10]) for row in rows
-                if wanted is None or row[0] in wanted]
+            f" resolved_at FROM dead_letters WHERE portal_id = %(portal)s{where} ORDER BY id",
+            {"ids": None if ids is None else list(ids)})]
 
     @staticmethod
     def add_dead_letters(db: Tx, letters: Iterable[NewDeadLetter]) -> None:

@@ -23,11 +23,10 @@ PORTAL = 12345678
 
 @pytest.fixture
 def setup(tmp_path):
+    """Processes started in a test are stopped after it, whatever its outcome (pytest runs the rest)."""
     made = Setup(tmp_path)
-    try:
-        yield made
-    finally:
-        made.close()
+    yield made
+    made.close()
 
 
 def fill(database: PgDatabase, deals: list[str], status: str, at: int = 10) -> None:

@@ -122,6 +122,7 @@ def test_dead_letters_are_counted_not_copied_and_resolved_when_delivered(store):
         store.park(db, [("1", "p", "a"), ("1", "q", "b")])
         store.add_dead_letters(db, [refused])
     letter_id = store.dead_letters()[-1].id
+    assert store.dead_letters([]) == [] and [d.id for d in store.dead_letters([letter_id])] == [letter_id]
     assert [d.id for d in store.dead_letters(include_resolved=False)][-1] == letter_id
     with store.transaction() as db:
         store.unpark(db, ["1"])
