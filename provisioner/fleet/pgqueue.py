@@ -85,8 +85,7 @@ class Step:
     sent: SendResult | None = None
     requests: int = 0
     paused: str | None = None  # why the portal waits before its next claim
-    claimed_at: float = 0.0  # monotonic: the portal's row was locked
-    done_at: float = 0.0  # monotonic: committed, the row let go
+    writing: tuple[float, float] = (0.0, 0.0)  # monotonic: from the first request out to the last answer
 
 
 class ClaimQueue:
@@ -118,13 +117,13 @@ class ClaimQueue:
     def step(self) -> Step | None:
         """Claim one portal and send one batch; None when no portal can be sent to now."""
         only = "" if self.portals is None else " AND q.portal_id = ANY(%(portals)s)"
-        with self.database.errors(), self.database.pool.connection() as conn, conn.transaction():
-            row = conn.execute(_CLAIM.format(only=only), {"portals": self.portals}).fetchone()
-            if row is None:
-                return None
-            step = Step(row[0], claimed_at=time.monotonic())
-            self._send(conn, step, row)
-        step.done_at = time.monotonic()  # committed: the claim is let go
+        with self.database.errors(), self.database.pool.connection() as conn:
+            with conn.transaction():
+                row = conn.execute(_CLAIM.format(only=only), {"portals": self.portals}).fetchone()
+                if row is None:
+                    return None
+                step = Step(row[0])
+                self._send(conn, step, row)
         self.last_step = step
         return step
 
@@ -143,7 +142,9 @@ class ClaimQueue:
         before, limited = stats.requests, stats.rate_limited
         tap.headers = None
         store = PortalStore(self.database, portal_id, conn)
+        sending = time.monotonic()
         step.sent = send_pending(store, client, max_deals=self.batch, rules=self.rules)
+        step.writing = (sending, time.monotonic())
         step.requests = stats.requests - before
         was_limited = stats.rate_limited > limited
         after = bucket.spend(now + (time.monotonic() - started), step.requests, tap.headers, was_limited)
