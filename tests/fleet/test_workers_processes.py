@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -109,5 +111,23 @@ def test_intake_and_workers_run_in_different_processes(setup, pg_url):
             wait_for(lambda: database.portal(PORTAL).count_pending() == 0, timeout=60)
         assert set(portal.values().values()) == {"Stalled"}
         assert serve.stop() == 0
+    finally:
+        portal.close()
+
+
+def test_a_worker_sends_with_the_registered_portals_own_token(setup, pg_url):
+    portal = ServedPortal(120, token="acme-private-token")  # the environment's token is refused here
+    try:
+        env = setup.env(PROVISIONER_STORE_URL=pg_url, ACME_TOKEN="acme-private-token")
+        added = subprocess.run([sys.executable, "-m", "provisioner", "portals", "add", str(PORTAL), "--name", "Acme",
+                                "--token-env", "ACME_TOKEN"], env=env, cwd=setup.dir, capture_output=True, text=True,
+                               timeout=60)
+        assert added.returncode == 0, added.stderr
+        with PgDatabase(pg_url) as database:
+            fill(database, portal.deals, "Registered")
+            setup.start(["sync", "worker", "--max-delay", "0.2"], "worker", ready="claiming portals",
+                        HUBSPOT_BASE_URL=portal.url, PROVISIONER_STORE_URL=pg_url, ACME_TOKEN="acme-private-token")
+            wait_for(lambda: database.portal(PORTAL).count_pending() == 0, timeout=60)
+        assert set(portal.values().values()) == {"Registered"}
     finally:
         portal.close()

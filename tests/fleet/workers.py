@@ -87,22 +87,23 @@ class _Server(ThreadingMixIn, WSGIServer):
 class ServedPortal:
     """One emulated portal served over HTTP on 127.0.0.1 from this process, its requests logged."""
 
-    def __init__(self, deals: int, portal_id: int = 12345678, **limits) -> None:
+    def __init__(self, deals: int, portal_id: int = 12345678, token: str | None = None, **limits) -> None:
         self.portal_id = portal_id
+        self.token = token or "t"
         self.log = RequestLog()
-        self.emulator = Emulator(EmulatorSettings(portal_id=portal_id, **{"burst_limit": None, "daily_limit": None,
-                                                                            **limits}))
+        self.emulator = Emulator(EmulatorSettings(portal_id=portal_id, token=token,
+                                                  **{"burst_limit": None, "daily_limit": None, **limits}))
         self.server = make_server("127.0.0.1", 0, self.log.wrap(portal_id, self.emulator.app),
                                   server_class=_Server, handler_class=_QuietHandler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
-        setup = HubSpotClient(LOCAL_URL, "t", tier="unlimited", wsgi_app=self.emulator.app)
+        setup = HubSpotClient(LOCAL_URL, self.token, tier="unlimited", wsgi_app=self.emulator.app)
         prepare_portal(setup, CONFIG)
         self.deals = seed_deals(setup, deals)
 
     def values(self, prop: str = "accord_status") -> dict[str, str | None]:
-        client = HubSpotClient(LOCAL_URL, "t", tier="unlimited", wsgi_app=self.emulator.app)
+        client = HubSpotClient(LOCAL_URL, self.token, tier="unlimited", wsgi_app=self.emulator.app)
         return {deal: values[prop] for deal, values in read_deals(client, self.deals, [prop]).items()}
 
     def close(self) -> None:
