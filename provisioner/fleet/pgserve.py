@@ -5,7 +5,7 @@ path ``/v1/portals/{id}/events``, else the default portal); records that fail th
 the default portal's dead letters. A commit groups many requests in ONE transaction over every
 portal they touch (portals in order, rows in key order inside each: no deadlock between two
 ``serve`` processes), each portal's part run by the same ``serve.queue.Queue`` logic as on SQLite.
-The guard (HubSpot's webhooks) acts on the default portal, as on SQLite.
+The guard's events (HubSpot's webhooks) go to the portal of their ``portalId``.
 
 The worker (``ClaimWorker``) is ``pgrun.work`` on a thread, with the few attributes ``serve``'s
 handlers read (queue depth, whether the portal answered, the daily limit). Intake never wakes it
@@ -47,33 +47,39 @@ class PortalQueues:
 
     def commit(self, jobs: list[Job], policy: GuardPolicy | None = None) -> CommitOutcome:
         policy = policy or GuardPolicy()
-        parts: dict[int, list[tuple[Job, Job, list[int]]]] = {}
+        parts: dict[int, list[tuple[Job, Job, list[int], list[int]]]] = {}
         for job in jobs:
-            split: dict[int, tuple[Job, list[int]]] = {}
+            split: dict[int, tuple[Job, list[int], list[int]]] = {}
             for index, record in enumerate(job.records):
                 portal = getattr(record.parsed, "portal_id", None) or self.default_portal
-                part = split.setdefault(portal, (Job(job.delivery_key), []))
+                part = split.setdefault(portal, (Job(job.delivery_key), [], []))
                 part[0].records.append(record)
                 part[1].append(index)
-            if job.guard or not split:
-                split.setdefault(self.default_portal, (Job(job.delivery_key), []))[0].guard = list(job.guard)
-            for portal, (part, indexes) in split.items():
-                parts.setdefault(portal, []).append((job, part, indexes))
+            for index, event in enumerate(job.guard):
+                part = split.setdefault(event.portal_id or self.default_portal, (Job(job.delivery_key), [], []))
+                part[0].guard.append(event)
+                part[2].append(index)
+            if not split:
+                split[self.default_portal] = (Job(job.delivery_key), [], [])
+            for portal, (part, indexes, guard_indexes) in split.items():
+                parts.setdefault(portal, []).append((job, part, indexes, guard_indexes))
         outcome = CommitOutcome()
         with self.database.errors(), self.database.pool.connection() as conn, conn.transaction():
             for portal in sorted(parts):
                 queue = self._queue(portal, conn)
-                got = queue.commit([part for _job, part, _indexes in parts[portal]], policy)
+                got = queue.commit([part for _job, part, _indexes, _guard in parts[portal]], policy)
                 outcome.restores += got.restores
                 outcome.reported += got.reported
         for portal_parts in parts.values():
-            for job, part, indexes in portal_parts:
+            for job, part, indexes, guard_indexes in portal_parts:
                 if len(job.results) != len(job.records):
                     job.results = [""] * len(job.records)
+                if len(job.guard_results) != len(job.guard):
+                    job.guard_results = [""] * len(job.guard)
                 for index, result in zip(indexes, part.results, strict=True):
                     job.results[index] = result
-                if part.guard:
-                    job.guard_results = part.guard_results
+                for index, result in zip(guard_indexes, part.guard_results, strict=True):
+                    job.guard_results[index] = result
         return outcome
 
     def writable(self) -> bool:

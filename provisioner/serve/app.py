@@ -162,7 +162,7 @@ def _guard_events(items: list, portal_id: int | None) -> tuple[list[GuardEvent],
             occurred_ms=_whole(item.get("occurredAt")) or 0,
             property=name if kind == "change" and isinstance(name, str) else None,
             value=None if value is None else str(value), change_source=str(item.get("changeSource") or "")[:100],
-            source_id=str(item.get("sourceId") or "")[:100],
+            source_id=str(item.get("sourceId") or "")[:100], portal_id=_whole(portal) if portal is not None else None,
         ))
     return chosen, skipped
 
@@ -187,7 +187,7 @@ async def hubspot_webhooks(request: Request) -> Response:
         return _error(400, "the body is not JSON")
     if not isinstance(items, list):
         return _error(400, "the body must be a JSON array of events")
-    chosen, skipped = _guard_events(items, service.portal_id)
+    chosen, skipped = _guard_events(items, None if service.many_portals else service.portal_id)
     job = await _commit(service, Job(guard=chosen))
     if isinstance(job, Response):
         return job

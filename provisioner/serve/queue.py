@@ -56,6 +56,7 @@ class GuardEvent:
     value: str | None = None
     change_source: str = ""
     source_id: str = ""
+    portal_id: int | None = None  # HubSpot's portalId (a PostgreSQL store routes the event to it)
 
 
 @dataclass

@@ -14,7 +14,8 @@ from provisioner.fleet.pgqueue import IDLE_IN_TX_S, ClaimQueue, drain
 from provisioner.fleet.pgserve import PortalQueues
 from provisioner.fleet.pgstore import PgDatabase
 from provisioner.serve.intake import read_body
-from provisioner.serve.queue import Job
+from provisioner.serve.queue import GuardEvent, Job, guard_log_rows
+from provisioner.serve.tables import PgTables
 from provisioner.sync.events import Invalid
 from provisioner.sync.store import StoreError
 from tests.fleet.test_workers_claims import fill
@@ -48,6 +49,22 @@ def test_one_commit_sends_each_record_to_its_portal_and_redeliveries_are_duplica
         queues.commit([again])
         assert again.results == ["duplicate"] * 4
         assert queues.writable()
+
+
+def test_the_guard_acts_on_the_portal_each_hubspot_event_names(pg_url):
+    with PgDatabase(pg_url) as database:
+        queues = PortalQueues(database, RULES, default_portal=7)
+        queues.commit([Job(records=read_body(body(record("11"), record("11", 8)), RULES))])
+        deletion = GuardEvent(key="h:8:1", kind="deletion", deal_id="11", occurred_ms=1, portal_id=8)
+        echo = GuardEvent(key="h:7:2", kind="change", deal_id="11", occurred_ms=2, property="accord_status",
+                          value="On Track", portal_id=7)
+        job = Job(guard=[deletion, echo])
+        queues.commit([job])
+        assert job.guard_results == ["deleted", "echo"]
+        assert database.portal(8).pending_deals() == []  # portal 8's deal is gone: no more sends to it
+        assert database.portal(7).pending_deals() == ["11"]  # portal 7's deal 11 is another deal
+        assert [e["action"] for e in guard_log_rows(PgTables(database.portal(8)))] == ["deleted"]
+        assert guard_log_rows(PgTables(database.portal(7))) == []
 
 
 def test_a_record_naming_another_portal_than_the_one_served_is_set_aside():
