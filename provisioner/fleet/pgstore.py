@@ -18,7 +18,7 @@ rule compares them by code point, as Python and SQLite do.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import psycopg
@@ -215,6 +215,12 @@ class PortalStore:
             return 0
         names = ("d", "p", "v", "o", "a", "e")
         return db.execute(_ACCEPT, dict(zip(names, columns, strict=True))).rowcount
+
+    @staticmethod
+    def accept_winners(db: Tx, winners: Mapping[str, Mapping[str, tuple]]) -> int:
+        """``accept_rows`` for a chunk's winners per deal and property (``Coalescer.winners``)."""
+        return PortalStore.accept_rows(db, ((deal, prop, s[2], s[0], s[1], s[3]) for deal in sorted(winners)
+                                            for prop, s in sorted(winners[deal].items())))
 
     def pending_deals(self, after: str | None = None, limit: int = 100, db: Tx | None = None,
                       only: Sequence[str] | None = None) -> list[str]:
