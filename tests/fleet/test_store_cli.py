@@ -114,3 +114,20 @@ def test_several_portals_and_none_named_is_one_clear_line(tmp_path, portal, caps
         database.portal(2)
     code, _, err = run_cli(capsys, "sync", "dead-letters")
     assert code != 0 and "which one do records without a portal_id belong to?" in err and "Traceback" not in err
+
+
+def test_retry_on_postgresql_sends_by_claiming_and_counts_a_letter_again(tmp_path, portal, capsys, pg_url,
+                                                                        monkeypatch):
+    monkeypatch.setenv("PROVISIONER_STORE_URL", pg_url)
+    source = tmp_path / "events.jsonl"
+    source.write_text(event(deal_id="999999") + "\n")  # no such deal in the portal
+    code, out, _ = run_cli(capsys, "sync", "push", "--source", str(source))
+    assert code == 1 and "missing 1" in out
+    with PgDatabase(pg_url) as database:
+        [letter] = database.portal(PORTAL).dead_letters()
+    assert letter.origin == "hubspot" and letter.deal_id == "999999"
+    code, out, _ = run_cli(capsys, "sync", "retry")
+    assert code == 1 and "missing 1" in out
+    with PgDatabase(pg_url) as database:
+        [again] = database.portal(PORTAL).dead_letters()
+    assert (again.id, again.seen, again.resolved_at) == (letter.id, 2, None)
