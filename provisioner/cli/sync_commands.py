@@ -145,6 +145,7 @@ def _send_claimed(store, config, store_path, local, api_version, tier, rules, re
 
     queue = ClaimQueue(store.database, rules, _client_for(config, store_path, local, api_version, tier),
                        portals=[store.portal_id])
+    queue.resume_paused()
     for step in drain(queue, deadline=time.monotonic() + 3600):
         if step.sent is not None:
             report.add_sent(step.sent)

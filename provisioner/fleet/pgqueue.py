@@ -169,6 +169,14 @@ class ClaimQueue:
             "limited": int(limited), "headers": json.dumps(headers) if headers else None, "note": step.paused,
             "portal": step.portal_id})
 
+    def resume_paused(self) -> int:
+        """Let this queue's paused portals be claimed now (a command run by hand tries again at once;
+        a portal still failing pauses itself again after one request). How many were paused."""
+        only = "" if self.portals is None else " AND portal_id = ANY(%(portals)s)"
+        with self.database.errors(), self.database.pool.connection() as conn:
+            return conn.execute("UPDATE portal_queue SET ready_at = 0, note = NULL WHERE note IS NOT NULL" + only,
+                                {"portals": self.portals}).rowcount
+
     def next_ready_in(self) -> float | None:
         """Seconds until a portal with pending values may be claimed (None: nothing pending)."""
         only = "" if self.portals is None else " AND q.portal_id = ANY(%(portals)s)"

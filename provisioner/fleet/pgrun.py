@@ -114,6 +114,7 @@ def push(database: PgDatabase, lines: Iterable[str], rules: Rules, default_porta
                            chunk_events=chunk_events)
     report.deals_to_write = sum(database.portal(p).count_pending() for p in touched)
     queue = ClaimQueue(database, rules, client_for, portals=sorted(touched) or [default_portal])
+    queue.resume_paused()
     done = [0]
 
     def count(step: Step) -> None:

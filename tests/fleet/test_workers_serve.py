@@ -89,6 +89,13 @@ def test_a_portal_out_of_its_daily_limit_waits_and_the_others_go_on(pg_url):
             [(note, wait)] = conn.execute("SELECT note, ready_at - extract(epoch FROM clock_timestamp())"
                                           " FROM portal_queue WHERE portal_id = 101").fetchall()
         assert "daily limit" in note and wait > 200
+        portals.emulators[101].limits.daily_used = 0  # a new day
+        portals.emulators[101].set_rate_limits(None, 10.0, None, False)
+        queue = ClaimQueue(database, RULES, portals.client_for, portals=[101])
+        assert queue.step() is None  # still paused for the workers
+        assert queue.resume_paused() == 1  # a command run by hand tries again at once
+        drain(queue, deadline=time.monotonic() + 60)
+        assert database.portal(101).count_pending() == 0
 
 
 def test_workers_sessions_end_an_idle_transaction(pg_url):
