@@ -139,17 +139,10 @@ def _client_for(config, store_path, local, api_version, tier):
 
 def _send_claimed(store, config, store_path, local, api_version, tier, rules, report) -> None:
     """PostgreSQL: send what is pending for the store's portal by claiming it, as a worker does."""
-    import time
+    from provisioner.fleet.pgrun import send_claimed
 
-    from provisioner.fleet.pgqueue import ClaimQueue, drain
-
-    queue = ClaimQueue(store.database, rules, _client_for(config, store_path, local, api_version, tier),
-                       portals=[store.portal_id])
-    queue.resume_paused()
-    for step in drain(queue, deadline=time.monotonic() + 3600):
-        if step.sent is not None:
-            report.add_sent(step.sent)
-    report.requests += sum(client.stats.requests for client in queue.clients())
+    send_claimed(store.database, [store.portal_id], rules, _client_for(config, store_path, local, api_version, tier),
+                 report)
 
 
 def _run_push(ctx, config_file, environment, local, api_version, tier, store_path, fmt, dry_run, full_resync,

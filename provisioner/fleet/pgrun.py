@@ -113,7 +113,16 @@ def push(database: PgDatabase, lines: Iterable[str], rules: Rules, default_porta
     touched = accept_lines(database, lines, rules, default_portal, report, full_resync=full_resync,
                            chunk_events=chunk_events)
     report.deals_to_write = sum(database.portal(p).count_pending() for p in touched)
-    queue = ClaimQueue(database, rules, client_for, portals=sorted(touched) or [default_portal])
+    send_claimed(database, sorted(touched) or [default_portal], rules, client_for, report, progress)
+    report.seconds = clock() - started
+    return report
+
+
+def send_claimed(database: PgDatabase, portals: list[int], rules: Rules, client_for, report: PushReport,
+                 progress: Callable[[int, int], None] | None = None) -> None:
+    """Send what is pending for ``portals`` by claiming them as a worker does (a paused one is tried
+    again at once: a command run by hand), until drained; into ``report``."""
+    queue = ClaimQueue(database, rules, client_for, portals=portals)
     queue.resume_paused()
     done = [0]
 
@@ -129,12 +138,10 @@ def push(database: PgDatabase, lines: Iterable[str], rules: Rules, default_porta
         report.requests += client.stats.requests
         report.rate_limited += client.stats.rate_limited
         report.retries += client.stats.retries
-    left = sum(database.portal(p).count_pending() for p in touched)
+    left = sum(database.portal(p).count_pending() for p in portals)
     if left and not report.aborted:
         report.aborted = (f"{left} deal(s) still pending: a portal is paused (daily limit, refused token or "
                           "failures); `provisioner sync worker` sends them when it can")
-    report.seconds = clock() - started
-    return report
 
 
 def work(queue: ClaimQueue, stop: threading.Event, *, max_delay: float = 1.0, idle_s: float = 0.05) -> int:

@@ -13,6 +13,9 @@ dead letters and the portal's spent tokens commit together, with the claim.
 Intake writes registers in primary-key order in one statement (unsorted batches deadlock against
 each other); the worker's updates go in key order too. Texts are ``COLLATE "C"``: the ordering
 rule compares them by code point, as Python and SQLite do.
+
+A little over the usual module size on purpose: like ``sync/store.py`` it holds every statement on
+the store's tables, so the schema and the statements relying on it change in one place.
 """
 
 from __future__ import annotations
