@@ -13,7 +13,8 @@ ceiling (per_window / 10 s x 100 deals a request; with --per-window 0 there is n
 figure shows what the workers themselves drain on this machine), 429s met, write requests against the minimum,
 order violations (a deal not holding its newest value), the most workers ever seen writing to one
 portal at once (from each step's span between its request leaving and its answer arriving, on
-the machine's monotonic clock, which all processes share), and the workers' CPU seconds.
+the machine's monotonic clock, which all processes share), the workers' CPU seconds, and how fast
+the events were accepted into the store beforehand (one process, one transaction per portal).
 
     python benchmarks/bench_workers.py [--portals 6] [--deals 1500] [--per-window 100] [--workers 1,2,4]
 """
@@ -105,8 +106,8 @@ def run(args) -> None:
         print(f"{len(portals)} portals x {args.deals} deals = {total} events; {limit}; PostgreSQL {server.bindir};"
               f" {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
         print("| workers | wall s | deals/s | of ceiling | 429s | requests (min) | order violations "
-              "| most workers on one portal | worker CPU s | peak RSS MB |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+              "| most workers on one portal | worker CPU s | peak RSS MB | accept (events/s) |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for workers in args.workers:
             # Each round starts on a new database (a full bucket): first let HubSpot's window forget the
             # previous round's requests (and the seeding's), as a portal's row would remember them.
@@ -114,11 +115,13 @@ def run(args) -> None:
             url = server.create_database(f"bench_{workers}_{int(time.time())}")
             status = f"round{workers}"
             with PgDatabase(url) as database:
+                accepting = time.monotonic()
                 for portal in portals:
                     database.portal(portal, per_window=args.per_window or None)
                     accept(database.portal(portal), [Snapshot(1, "step_updated", workers, "acc", deal,
                                                               {"accord_status": f"{status} {deal}"})
                                                      for deal in deals[portal]])
+                accepted_s = time.monotonic() - accepting
             before = {p: requests.get(u + "/__emulator__/requests", timeout=10).json() for p, u in urls.items()}
             out = multiprocessing.Queue()
             started = time.monotonic()
@@ -145,7 +148,7 @@ def run(args) -> None:
             share = f"{total / wall / ceiling:.0%}" if args.per_window else "-"
             print(f"| {workers} | {wall:.1f} | {total / wall:.0f} | {share} | {limited} "
                   f"| {sent} ({minimum}) | {violations}{f' ({left} left pending)' if left else ''} "
-                  f"| {most_at_once(spans)} | {cpu:.1f} | {rss:.0f} |")
+                  f"| {most_at_once(spans)} | {cpu:.1f} | {rss:.0f} | {total / accepted_s:.0f} |")
     finally:
         for proc, _url in emulators.values():
             proc.terminate()
