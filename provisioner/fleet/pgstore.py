@@ -21,7 +21,7 @@ the store's tables, so the schema and the statements relying on it change in one
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import psycopg
@@ -29,7 +29,7 @@ from psycopg_pool import ConnectionPool
 
 from provisioner.fleet.location import redact_url
 from provisioner.fleet.pgschema import create_schema
-from provisioner.sync.coalesce import Row
+from provisioner.sync.coalesce import Coalescer, Row
 from provisioner.sync.store import (
     MAX_LETTER_CHARS,
     MAX_REASON_CHARS,
@@ -220,10 +220,9 @@ class PortalStore:
         return db.execute(_ACCEPT, dict(zip(names, columns, strict=True))).rowcount
 
     @staticmethod
-    def accept_winners(db: Tx, winners: Mapping[str, Mapping[str, tuple]]) -> int:
-        """``accept_rows`` for a chunk's winners per deal and property (``Coalescer.winners``)."""
-        return PortalStore.accept_rows(db, ((deal, prop, s[2], s[0], s[1], s[3]) for deal in sorted(winners)
-                                            for prop, s in sorted(winners[deal].items())))
+    def accept_coalesced(db: Tx, merged: Coalescer) -> int:
+        """``accept_rows`` for a chunk's winners as the coalescer holds them (SyncStore's name for it)."""
+        return PortalStore.accept_rows(db, merged.rows())
 
     def pending_deals(self, after: str | None = None, limit: int = 100, db: Tx | None = None,
                       only: Sequence[str] | None = None) -> list[str]:
