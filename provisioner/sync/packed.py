@@ -76,18 +76,70 @@ def pack(registers: dict[str, Fields], ids: PropertyIds) -> tuple[bytes, int, in
     return _encode((tuple(pairs), entries)), pending, synced
 
 
-def merge(registers: dict[str, Fields], winners: dict[str, tuple[int, str, str, str]]) -> int:
-    """Apply the ordering rule: each winning stamp ``(occurred_at, accord_id, value, event)`` replaces
-    its register only when greater (releasing it if parked); returns how many registers changed."""
+def merge(blob: bytes | None, winners: dict[str, tuple[int, str, str, str]], ids: PropertyIds
+          ) -> tuple[bytes, int, int, int] | None:
+    """Apply the ordering rule to a deal's packed registers (``None``: the deal is new): each winning
+    stamp ``(occurred_at, accord_id, value, event)`` replaces its register only when greater
+    (releasing it if parked). Returns None when nothing changed, else (the packed registers, how
+    many registers changed, how many values are pending, how many have a confirmed value).
+
+    The hot path of accepting a chunk: it works on the packed form itself, without unpacking.
+    """
+    pairs, entries = ([], []) if blob is None else _decode(blob)
+    by_id = {entry[0]: entry for entry in entries}
+    known = ids.ids
+    pair_of: dict[tuple[str, str], int] = {}
     changed = 0
-    for name, stamp in winners.items():
-        held = registers.get(name)
+    for name, (at, accord_id, value, event) in winners.items():
+        pid = known.get(name)
+        if pid is None:
+            pid = ids.id_of(name)
+        held = by_id.get(pid)
+        if held is not None:
+            held_at = held[1]
+            if at < held_at:
+                continue
+            if at == held_at:
+                accord_held, event_held = pairs[held[2]]
+                if (accord_id, value, event) <= (accord_held, held[3], event_held):
+                    continue
+        pair = pair_of.get((accord_id, event))
+        if pair is None:
+            pair = next((i for i, (a, e) in enumerate(pairs) if a == accord_id and e == event), len(pairs))
+            if pair == len(pairs):
+                pairs.append((accord_id, event))
+            pair_of[(accord_id, event)] = pair
         if held is None:
-            registers[name] = [stamp[2], stamp[0], stamp[1], stamp[3], None, 0, None]
-        elif stamp > (held[OCCURRED_AT], held[ACCORD_ID], held[VALUE], held[EVENT]):
-            held[VALUE], held[OCCURRED_AT], held[ACCORD_ID], held[EVENT], held[PARKED] = (
-                stamp[2], stamp[0], stamp[1], stamp[3], 0)
+            entries.append([pid, at, pair, value, None, 0, None])
         else:
-            continue
+            confirmed = held[4]
+            if confirmed is True:
+                confirmed = held[3]
+            held[1], held[2], held[3], held[4], held[5] = at, pair, value, True if confirmed == value else confirmed, 0
         changed += 1
-    return changed
+    if not changed:
+        return None
+    if len(pairs) > 1:
+        pairs = _drop_unused(pairs, entries)
+    pending = synced = 0
+    for entry in entries:
+        confirmed = entry[4]
+        if confirmed is True:
+            synced += 1
+        else:
+            if confirmed is not None:
+                synced += 1
+            if not entry[5]:
+                pending += 1
+    return _encode((pairs, entries)), changed, pending, synced
+
+
+def _drop_unused(pairs: list, entries: list) -> list:
+    """The pairs no register refers to any more, dropped (and the entries renumbered)."""
+    used = sorted({entry[2] for entry in entries})
+    if len(used) == len(pairs):
+        return pairs
+    number = {old: new for new, old in enumerate(used)}
+    for entry in entries:
+        entry[2] = number[entry[2]]
+    return [pairs[old] for old in used]

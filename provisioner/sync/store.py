@@ -78,6 +78,7 @@ CREATE INDEX IF NOT EXISTS open_letters ON dead_letters (deal_id) WHERE resolved
 """
 _PENDING = "pending > 0"
 _BATCH = 10_000  # deals read (and written back) per statement
+_READ = "SELECT deal_id, registers FROM deals WHERE deal_id IN (SELECT value FROM json_each(?))"
 _SAVE = ("INSERT INTO deals (deal_id, pending, synced, registers) VALUES (?, ?, ?, ?) ON CONFLICT (deal_id)"
          " DO UPDATE SET pending = excluded.pending, synced = excluded.synced, registers = excluded.registers")
 
@@ -172,8 +173,7 @@ def _load(db: sqlite3.Connection, deal_ids: Sequence[str], names: dict[int, str]
     out = {}
     for start in range(0, len(deal_ids), _BATCH):
         part = json.dumps(list(deal_ids[start:start + _BATCH]))
-        for deal, blob in db.execute("SELECT deal_id, registers FROM deals"
-                                     " WHERE deal_id IN (SELECT value FROM json_each(?))", (part,)):
+        for deal, blob in db.execute(_READ, (part,)):
             out[deal] = unpack(blob, names)
     return out
 
@@ -357,16 +357,13 @@ class SyncStore:
         changed = 0
         for start in range(0, len(deals), _BATCH):
             part = deals[start:start + _BATCH]
-            held = _load(db, part, ids.names)
+            held = dict(db.execute(_READ, (json.dumps(part),)))
             rows = []
             for deal in part:
-                registers = held.get(deal)
-                if registers is None:
-                    registers = {}
-                count = merge(registers, winners[deal])
-                if count:
+                merged = merge(held.get(deal), winners[deal], ids)
+                if merged is not None:
+                    blob, count, pending, synced = merged
                     changed += count
-                    blob, pending, synced = pack(registers, ids)
                     rows.append((deal, pending, synced, blob))
             db.executemany(_SAVE, rows)
         return changed
