@@ -53,6 +53,7 @@ from provisioner.sync.store import SyncStore  # noqa: E402
 STATUSES = ["Not Started", "On Track", "At Risk", "Stalled"]
 STAGES = ["Discovery", "Evaluation", "Proposal", "Negotiation", "Closing"]
 CEILING = 1900.0
+PROFILE_DIR: Path | None = None
 T0 = 1_790_000_000  # seconds: the baseline events' time; later events are minutes after it
 
 # Runs argv[3:] and writes "exit code, wall seconds, CPU seconds, peak RSS in KiB" of it to argv[1].
@@ -115,9 +116,12 @@ def run_push(config: Path, source: Path, base_url: str, tier: str, old: Path | N
     if old is not None:
         env["PYTHONPATH"] = str(old)
     usage, out_path, err_path = (source.with_suffix(s) for s in (".usage", ".out", ".err"))
+    profile = []
+    if PROFILE_DIR is not None:  # --profile: the push under cProfile (its figures are then not comparable)
+        profile = ["-m", "cProfile", "-o", str(PROFILE_DIR / f"{config.parent.name}-{source.stem}.prof")]
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        subprocess.run([sys.executable, "-c", _MEASURE, str(usage), str(config.parent), sys.executable, "-m",
-                        "provisioner", "sync", "push", "-f", str(config), "--source", str(source), "--tier", tier,
+        subprocess.run([sys.executable, "-c", _MEASURE, str(usage), str(config.parent), sys.executable, *profile,
+                        "-m", "provisioner", "sync", "push", "-f", str(config), "--source", str(source), "--tier", tier,
                         "--format", "json"], stdout=out, stderr=err, env=env, check=False)
     code, wall, cpu, rss = usage.read_text().split()
     if int(code) not in (0, 1):
@@ -333,7 +337,12 @@ def main() -> None:
     parser.add_argument("--old-schema", type=int, choices=(1, 2), default=2,
                         help="the store schema the older code reads (its 1M-deal store is seeded in it)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "sync.md"))
+    parser.add_argument("--profile", default=None, help="a folder: run each push under cProfile, its stats there")
     args = parser.parse_args()
+    if args.profile:
+        global PROFILE_DIR
+        PROFILE_DIR = Path(args.profile).resolve()
+        PROFILE_DIR.mkdir(parents=True, exist_ok=True)
     bench = Bench(args)
     for row in args.rows.split(","):
         getattr(bench, row)()

@@ -25,6 +25,9 @@ import msgspec
 # Positions in an unpacked register.
 VALUE, OCCURRED_AT, ACCORD_ID, EVENT, CONFIRMED, PARKED, CONFIRMED_AT = range(7)
 Fields = list  # [value, occurred_at, accord_id, event, confirmed, parked, confirmed_at]
+# Positions in a packed entry (``Packed.named``); its CONFIRMED is read and set through
+# ``confirmed_of`` and ``set_confirmed`` (``true`` stands for the entry's value).
+ENTRY_ID, ENTRY_OCCURRED_AT, ENTRY_PAIR, ENTRY_VALUE, ENTRY_CONFIRMED, ENTRY_PARKED, ENTRY_CONFIRMED_AT = range(7)
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder().decode
@@ -47,6 +50,35 @@ class PropertyIds:
             self.ids[name] = pid
             self.names[pid] = name
         return pid
+
+
+class Packed:
+    """A deal's packed registers, decoded to be changed in place (the store's writes other than accepting)."""
+
+    __slots__ = ("pairs", "entries", "named")
+
+    def __init__(self, blob: bytes, names: dict[int, str]) -> None:
+        self.pairs, self.entries = _decode(blob)
+        self.named = {names[entry[0]]: entry for entry in self.entries}
+
+    def pending(self) -> list[tuple[str, tuple[str | None, str, int, str, str]]]:
+        """Its pending values in property order: (property, (confirmed, value, occurred_at, accord_id, event))."""
+        pairs = self.pairs
+        return [(name, (entry[4], entry[3], entry[1], *pairs[entry[2]]))
+                for name, entry in sorted(self.named.items()) if entry[4] is not True and not entry[5]]
+
+    def encode(self) -> tuple[bytes, int, int]:
+        """(the packed registers, how many values are pending, how many have a confirmed value)."""
+        return _encoded(self.pairs, self.entries)
+
+
+def confirmed_of(entry: list) -> str | None:
+    confirmed = entry[ENTRY_CONFIRMED]
+    return entry[ENTRY_VALUE] if confirmed is True else confirmed
+
+
+def set_confirmed(entry: list, text: str | None) -> None:
+    entry[ENTRY_CONFIRMED] = True if text == entry[ENTRY_VALUE] else text
 
 
 def unpack(blob: bytes, names: dict[int, str]) -> dict[str, Fields]:
@@ -119,6 +151,11 @@ def merge(blob: bytes | None, winners: dict[str, tuple[int, str, str, str]], ids
         changed += 1
     if not changed:
         return None
+    blob, pending, synced = _encoded(pairs, entries)
+    return blob, changed, pending, synced
+
+
+def _encoded(pairs: list, entries: list) -> tuple[bytes, int, int]:
     if len(pairs) > 1:
         pairs = _drop_unused(pairs, entries)
     pending = synced = 0
@@ -131,7 +168,7 @@ def merge(blob: bytes | None, winners: dict[str, tuple[int, str, str, str]], ids
                 synced += 1
             if not entry[5]:
                 pending += 1
-    return _encode((pairs, entries)), changed, pending, synced
+    return _encode((pairs, entries)), pending, synced
 
 
 def _drop_unused(pairs: list, entries: list) -> list:

@@ -40,17 +40,21 @@ from typing import NamedTuple
 from provisioner.errors import ProvisionerError
 from provisioner.sync.coalesce import Row, Stamp
 from provisioner.sync.packed import (
-    ACCORD_ID,
     CONFIRMED,
     CONFIRMED_AT,
-    EVENT,
+    ENTRY_CONFIRMED,
+    ENTRY_CONFIRMED_AT,
+    ENTRY_PARKED,
+    ENTRY_VALUE,
     OCCURRED_AT,
     PARKED,
     VALUE,
     Fields,
+    Packed,
     PropertyIds,
+    confirmed_of,
     merge,
-    pack,
+    set_confirmed,
     unpack,
 )
 
@@ -179,43 +183,51 @@ def _load(db: sqlite3.Connection, deal_ids: Sequence[str], names: dict[int, str]
 
 
 def _update(db: sqlite3.Connection, changes: Iterable[tuple[str, str, object]],
-            change: Callable[[Fields, object], bool]) -> None:
-    """``change(register, what)`` for each (deal, property, what) whose register exists, in the
-    order given; the deals it changed (it returns True) are written back."""
+            change: Callable[[list, object], bool]) -> None:
+    """``change(entry, what)`` for each (deal, property, what) whose register exists, in the order
+    given, on the packed entry (``packed.Packed``); the deals it changed (it returns True) are written back."""
     changes = list(changes)
     if not changes:
         return
-    ids = PropertyIds(db)
-    held = _load(db, sorted({deal for deal, _, _ in changes}), ids.names)
+    held = _decoded(db, sorted({deal for deal, _, _ in changes}))
     touched = set()
     for deal, prop, what in changes:
-        register = held.get(deal, {}).get(prop)
-        if register is not None and change(register, what):
+        registers = held.get(deal)
+        entry = None if registers is None else registers.named.get(prop)
+        if entry is not None and change(entry, what):
             touched.add(deal)
-    _save(db, {deal: held[deal] for deal in touched}, ids)
+    _save(db, {deal: held[deal] for deal in touched})
 
 
-def _update_deals(db: sqlite3.Connection, deal_ids: Sequence[str], change: Callable[[Fields], bool]) -> None:
-    """``change(register)`` for every register of these deals; the deals it changed are written back."""
-    ids = PropertyIds(db)
-    held = _load(db, sorted(set(deal_ids)), ids.names)
-    touched = {deal: registers for deal, registers in held.items()
-               if sum([change(register) for register in registers.values()])}
-    _save(db, touched, ids)
+def _update_deals(db: sqlite3.Connection, deal_ids: Sequence[str], change: Callable[[list], bool]) -> None:
+    """``change(entry)`` for every register of these deals; the deals it changed are written back."""
+    held = _decoded(db, sorted(set(deal_ids)))
+    _save(db, {deal: registers for deal, registers in held.items()
+               if sum([change(entry) for entry in registers.entries])})
 
 
-def _save(db: sqlite3.Connection, held: Mapping[str, dict[str, Fields]], ids: PropertyIds) -> None:
-    rows = []
-    for deal in sorted(held):
-        blob, pending, synced = pack(held[deal], ids)
-        rows.append((deal, pending, synced, blob))
-    db.executemany(_SAVE, rows)
+def _decoded(db: sqlite3.Connection, deal_ids: Sequence[str]) -> dict[str, Packed]:
+    names = PropertyIds(db).names
+    out = {}
+    for start in range(0, len(deal_ids), _BATCH):
+        for deal, blob in db.execute(_READ, (json.dumps(list(deal_ids[start:start + _BATCH])),)):
+            out[deal] = Packed(blob, names)
+    return out
 
 
-def _set_parked(register: Fields, parked: int) -> bool:
-    if register[PARKED] == parked:
+def _save(db: sqlite3.Connection, held: Mapping[str, Packed]) -> None:
+    db.executemany(_SAVE, [(deal, *_row(held[deal])) for deal in sorted(held)])
+
+
+def _row(registers: Packed) -> tuple[int, int, bytes]:
+    blob, pending, synced = registers.encode()
+    return pending, synced, blob
+
+
+def _set_parked(entry: list, parked: int) -> bool:
+    if entry[ENTRY_PARKED] == parked:
         return False
-    register[PARKED] = parked
+    entry[ENTRY_PARKED] = parked
     return True
 
 
@@ -385,12 +397,11 @@ class SyncStore:
                        ) -> list[tuple[str, dict[str, Pending]]]:
         """Per deal (in the order given), its pending values by property."""
         with _errors(self.path):
-            held = read_registers(db or self._db, deal_ids)
+            held = _decoded(db or self._db, deal_ids)
         out = []
         for deal in deal_ids:
-            values = {prop: Pending(r[CONFIRMED], r[VALUE], r[OCCURRED_AT], r[ACCORD_ID], r[EVENT])
-                      for prop, r in sorted(held.get(deal, {}).items())
-                      if not r[PARKED] and r[CONFIRMED] != r[VALUE]}
+            registers = held.get(deal)
+            values = {prop: Pending(*fields) for prop, fields in registers.pending()} if registers else None
             if values:
                 out.append((deal, values))
         return out
@@ -410,8 +421,9 @@ class SyncStore:
         """
         at = time.time_ns() // 1000 if at is None else at
 
-        def confirm(register: Fields, value: str) -> bool:
-            register[CONFIRMED], register[CONFIRMED_AT] = value, at
+        def confirm(entry: list, value: str) -> bool:
+            set_confirmed(entry, value)
+            entry[ENTRY_CONFIRMED_AT] = at
             return True
 
         _update(db, ((deal, prop, value) for deal, prop, value in rows), confirm)
@@ -426,31 +438,28 @@ class SyncStore:
     def park(db: sqlite3.Connection, rows: Iterable[tuple[str, str, str]]) -> None:
         """HubSpot refused (deal, property, value): stop sending it until a newer write or a retry."""
 
-        def park_value(register: Fields, value: str) -> bool:
-            if register[VALUE] != value or register[PARKED]:
-                return False
-            register[PARKED] = 1
-            return True
+        def park_value(entry: list, value: str) -> bool:
+            return entry[ENTRY_VALUE] == value and _set_parked(entry, 1)
 
         _update(db, rows, park_value)
 
     @staticmethod
     def park_deal(db: sqlite3.Connection, deal_id: str) -> None:
         """The deal is gone: stop sending any of its values (a newer write releases them again)."""
-        _update_deals(db, [deal_id], lambda register: _set_parked(register, 1))
+        _update_deals(db, [deal_id], lambda entry: _set_parked(entry, 1))
 
     @staticmethod
     def unpark(db: sqlite3.Connection, deal_ids: Iterable[str]) -> None:
-        _update_deals(db, list(deal_ids), lambda register: _set_parked(register, 0))
+        _update_deals(db, list(deal_ids), lambda entry: _set_parked(entry, 0))
 
     @staticmethod
     def forget_confirmed(db: sqlite3.Connection) -> None:
         """Every register becomes pending (a full resync): HubSpot's values are taken as unknown."""
 
-        def forget(register: Fields) -> bool:
-            if register[PARKED] or register[CONFIRMED] is None:
+        def forget(entry: list) -> bool:
+            if entry[ENTRY_PARKED] or entry[ENTRY_CONFIRMED] is None:
                 return False
-            register[CONFIRMED] = None
+            entry[ENTRY_CONFIRMED] = None
             return True
 
         after = ""
@@ -482,11 +491,11 @@ class SyncStore:
         """
         done = []
 
-        def requeue_one(register: Fields, edit: tuple[str, str, str, str]) -> bool:
+        def requeue_one(entry: list, edit: tuple[str, str, str, str]) -> bool:
             deal, prop, expected, actual = edit
-            if register[PARKED] or register[VALUE] != expected or register[CONFIRMED] != expected:
+            if entry[ENTRY_PARKED] or entry[ENTRY_VALUE] != expected or confirmed_of(entry) != expected:
                 return False
-            register[CONFIRMED] = actual
+            set_confirmed(entry, actual)
             done.append((deal, prop))
             return True
 
