@@ -67,7 +67,7 @@ def _input_letters(invalid: Iterable[Invalid]) -> list[NewDeadLetter]:
 def accept_into(db: sqlite3.Connection, merged: Coalescer, invalid: Sequence[Invalid] = ()) -> AcceptResult:
     """``accept`` inside a transaction the caller holds."""
     values = len(merged)
-    changed = SyncStore.accept_winners(db, merged.winners)
+    changed = SyncStore.accept_coalesced(db, merged)
     SyncStore.add_dead_letters(db, _input_letters(invalid))
     return AcceptResult(merged.added, values, merged.superseded, changed, values - changed, len(invalid))
 

@@ -19,8 +19,11 @@ counts what the row's ``pending`` and ``synced`` columns hold: how many values a
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 
 import msgspec
+
+from provisioner.sync.coalesce import Write
 
 # Positions in an unpacked register.
 VALUE, OCCURRED_AT, ACCORD_ID, EVENT, CONFIRMED, PARKED, CONFIRMED_AT = range(7)
@@ -108,47 +111,47 @@ def pack(registers: dict[str, Fields], ids: PropertyIds) -> tuple[bytes, int, in
     return _encode((tuple(pairs), entries)), pending, synced
 
 
-def merge(blob: bytes | None, winners: dict[str, tuple[int, str, str, str]], ids: PropertyIds
-          ) -> tuple[bytes, int, int, int] | None:
+def merge(blob: bytes | None, writes: Iterable[Write], ids: PropertyIds) -> tuple[bytes, int, int, int] | None:
     """Apply the ordering rule to a deal's packed registers (``None``: the deal is new): each winning
-    stamp ``(occurred_at, accord_id, value, event)`` replaces its register only when greater
-    (releasing it if parked). Returns None when nothing changed, else (the packed registers, how
-    many registers changed, how many values are pending, how many have a confirmed value).
+    value of ``writes`` (``coalesce.Write``: its stamp is ``(occurred_at, accord_id, value, event)``)
+    replaces its register only when its stamp is greater (releasing it if parked). Returns None when
+    nothing changed, else (the packed registers, how many registers changed, how many values are
+    pending, how many have a confirmed value).
 
     The hot path of accepting a chunk: it works on the packed form itself, without unpacking.
     """
     pairs, entries = ([], []) if blob is None else _decode(blob)
     by_id = {entry[0]: entry for entry in entries}
     known = ids.ids
-    pair_of: dict[tuple[str, str], int] = {}
     changed = 0
-    for name, (at, accord_id, value, event) in winners.items():
-        pid = known.get(name)
-        if pid is None:
-            pid = ids.id_of(name)
-        held = by_id.get(pid)
-        if held is not None:
-            held_at = held[1]
-            if at < held_at:
-                continue
-            if at == held_at:
-                accord_held, event_held = pairs[held[2]]
-                if (accord_id, value, event) <= (accord_held, held[3], event_held):
+    for at, accord_id, event, values in writes:
+        pair = None
+        for name, value in values.items():
+            pid = known.get(name)
+            if pid is None:
+                pid = ids.id_of(name)
+            held = by_id.get(pid)
+            if held is not None:
+                held_at = held[1]
+                if at < held_at:
                     continue
-        pair = pair_of.get((accord_id, event))
-        if pair is None:
-            pair = next((i for i, (a, e) in enumerate(pairs) if a == accord_id and e == event), len(pairs))
-            if pair == len(pairs):
-                pairs.append((accord_id, event))
-            pair_of[(accord_id, event)] = pair
-        if held is None:
-            entries.append([pid, at, pair, value, None, 0, None])
-        else:
-            confirmed = held[4]
-            if confirmed is True:
-                confirmed = held[3]
-            held[1], held[2], held[3], held[4], held[5] = at, pair, value, True if confirmed == value else confirmed, 0
-        changed += 1
+                if at == held_at:
+                    accord_held, event_held = pairs[held[2]]
+                    if (accord_id, value, event) <= (accord_held, held[3], event_held):
+                        continue
+            if pair is None:
+                pair = next((i for i, (a, e) in enumerate(pairs) if a == accord_id and e == event), len(pairs))
+                if pair == len(pairs):
+                    pairs.append((accord_id, event))
+            if held is None:
+                entries.append([pid, at, pair, value, None, 0, None])
+            else:
+                confirmed = held[4]
+                if confirmed is True:
+                    confirmed = held[3]
+                held[1], held[2], held[3], held[5] = at, pair, value, 0
+                held[4] = True if confirmed == value else confirmed
+            changed += 1
     if not changed:
         return None
     blob, pending, synced = _encoded(pairs, entries)

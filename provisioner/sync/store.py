@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from provisioner.errors import ProvisionerError
-from provisioner.sync.coalesce import Row, Stamp
+from provisioner.sync.coalesce import Coalescer, Row
 from provisioner.sync.packed import (
     CONFIRMED,
     CONFIRMED_AT,
@@ -352,29 +352,26 @@ class SyncStore:
 
         ``rows`` in key order. Returns how many registers changed (written or created).
         """
-        winners: dict[str, dict[str, Stamp]] = {}
-        for deal, prop, value, at, accord_id, event in rows:
-            stamp = (at, accord_id, value, event)
-            held = winners.setdefault(deal, {})
-            if prop not in held or stamp > held[prop]:
-                held[prop] = stamp
-        return SyncStore.accept_winners(db, winners)
+        merged = Coalescer()
+        for row in rows:
+            merged.add_row(row)
+        return SyncStore.accept_coalesced(db, merged)
 
     @staticmethod
-    def accept_winners(db: sqlite3.Connection, winners: Mapping[str, dict[str, Stamp]]) -> int:
-        """``accept_rows`` for a chunk's winners per deal and property (``Coalescer.winners``):
-        the deals read and written in key order, a batch at a time, only those that changed."""
+    def accept_coalesced(db: sqlite3.Connection, merged: Coalescer) -> int:
+        """``accept_rows`` for a chunk's winners as the coalescer holds them: the deals read and
+        written in key order, a batch at a time, only those that changed."""
         ids = PropertyIds(db)
-        deals = sorted(winners)
+        deals = sorted(merged.held)
         changed = 0
         for start in range(0, len(deals), _BATCH):
             part = deals[start:start + _BATCH]
             held = dict(db.execute(_READ, (json.dumps(part),)))
             rows = []
             for deal in part:
-                merged = merge(held.get(deal), winners[deal], ids)
-                if merged is not None:
-                    blob, count, pending, synced = merged
+                done = merge(held.get(deal), merged.writes(deal), ids)
+                if done is not None:
+                    blob, count, pending, synced = done
                     changed += count
                     rows.append((deal, pending, synced, blob))
             db.executemany(_SAVE, rows)
