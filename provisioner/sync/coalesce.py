@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 
 from provisioner.sync.events import Ignored, Invalid, Rules, Snapshot, parse_line
 
-# Events read before their winners are handed to the store: bounds a run's memory (about 1 KB an
-# event at most). Larger chunks write each page of a large store fewer times (at 1,000,000 deals a
-# 50,000-event chunk touches most of the table's pages for a few rows each) and commit less often.
-CHUNK_EVENTS = 200_000
+# Events read before their winners are handed to the store: bounds a run's memory (a chunk of the
+# benchmark's events holds about 1 KB an event; 2,000,000 events onto 1,000,000 deals peaked near
+# 600 MB in all, see benchmarks/results/sync.md). Larger chunks write each page of a large store
+# fewer times (at 1,000,000 deals every chunk touches most of the table's pages) and commit less often.
+CHUNK_EVENTS = 400_000
 
 # (occurred_at in microseconds, accord_id, value, event): compare as a tuple, the greater wins.
 Stamp = tuple[int, str, str, str]

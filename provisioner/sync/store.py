@@ -83,6 +83,7 @@ CREATE INDEX IF NOT EXISTS open_letters ON dead_letters (deal_id) WHERE resolved
 _PENDING = "pending > 0"
 _BATCH = 10_000  # deals read (and written back) per statement
 _READ = "SELECT deal_id, registers FROM deals WHERE deal_id IN (SELECT value FROM json_each(?))"
+_UPDATE = "UPDATE deals SET pending = ?2, synced = ?3, registers = ?4 WHERE deal_id = ?1"
 _SAVE = ("INSERT INTO deals (deal_id, pending, synced, registers) VALUES (?, ?, ?, ?) ON CONFLICT (deal_id)"
          " DO UPDATE SET pending = excluded.pending, synced = excluded.synced, registers = excluded.registers")
 
@@ -367,14 +368,16 @@ class SyncStore:
         for start in range(0, len(deals), _BATCH):
             part = deals[start:start + _BATCH]
             held = dict(db.execute(_READ, (json.dumps(part),)))
-            rows = []
+            updated, created = [], []
             for deal in part:
-                done = merge(held.get(deal), merged.writes(deal), ids)
+                before = held.get(deal)
+                done = merge(before, merged.writes(deal), ids)
                 if done is not None:
                     blob, count, pending, synced = done
                     changed += count
-                    rows.append((deal, pending, synced, blob))
-            db.executemany(_SAVE, rows)
+                    (created if before is None else updated).append((deal, pending, synced, blob))
+            db.executemany(_UPDATE, updated)  # a plain update of a row known to exist costs less than _SAVE's
+            db.executemany(_SAVE, created)
         return changed
 
     def pending_deals(self, after: str | None = None, limit: int = 100, db: sqlite3.Connection | None = None,
