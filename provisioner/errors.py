@@ -61,6 +61,16 @@ class PortalGuardError(ProvisionerError):
     """The portal answering is not the one the file (or saved plan) is for."""
 
 
+class PortalPaused(ProvisionerError):
+    """A registered portal is paused (its refresh token was refused, say): nothing is sent to it."""
+
+    def __init__(self, portal_id: int, reason: str) -> None:
+        super().__init__(f"portal {portal_id} is paused: {reason}",
+                         hint=f"renew its credentials, then `provisioner portals resume {portal_id}`")
+        self.portal_id = portal_id
+        self.reason = reason
+
+
 class StalePlanError(ProvisionerError):
     """A saved plan no longer matches the file or the portal."""
 

@@ -226,7 +226,7 @@ def plan_from_dict(data: Any) -> Plan:
     fingerprints = _get(data, "fingerprints", (dict,), "", optional=True) or {}
     for key, value in fingerprints.items():
         if not isinstance(value, str):
-            raise _Bad(f"fingerprints.{key}: expected a string")
+            raise _Bad(f"fingerprints[{key!r}]: expected a string")  # the key as written: it may hold a line break
     changes = _get(data, "changes", (list,), "", optional=True) or []
     steps = _get(data, "manual_steps", (list,), "", optional=True) or []
     return Plan(

@@ -47,12 +47,13 @@ def _register_commands() -> None:
         emulator_commands,
         engine_commands,
         pipeline_commands,
+        portals_commands,
         serve_commands,
         sync_commands,
     )
 
     for module in (config_commands, engine_commands, pipeline_commands, sync_commands, serve_commands,
-                   emulator_commands, check_commands):
+                   emulator_commands, check_commands, portals_commands):
         module.register(cli)
 
 

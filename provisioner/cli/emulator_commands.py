@@ -66,17 +66,25 @@ def emulator_group() -> None:
 @click.option("--retry-after", is_flag=True, help="Send Retry-After on 429 answers (HubSpot does not document it).")
 @click.option("--webhook-url", default=None,
               help="Post deal property changes here as HubSpot's v3-signed app webhooks (loopback only).")
-@click.option("--client-secret", default=None, help="The app's client secret that signs the webhooks.")
+@click.option("--client-id", default=None, envvar="HUBSPOT_CLIENT_ID", show_envvar=True,
+              help="The public app's client id that POST /oauth/v1/token accepts (default: any non-empty one).")
+@click.option("--client-secret", default=None, envvar="HUBSPOT_CLIENT_SECRET", show_envvar=True,
+              help="The app's client secret: POST /oauth/v1/token accepts only it (default: any non-empty one), "
+                   "and it signs the webhooks.")
+@click.option("--access-token-ttl", "access_token_ttl_s", default=1800, show_default=True, type=click.IntRange(1, 86400),
+              help="Seconds an OAuth access token lives (HubSpot: 1800).")
 @click.option("--app-id", default=1, show_default=True, type=int, help="appId of the webhooks (sourceId of API writes).")
 def serve(host, port, state_file, request_log, token, scopes, portal_id, account_type, burst_limit, burst_window_s,
           enforce_secondly, daily_limit, fault_rate, fault_kinds, fault_sequence, fault_path, slow_s, seed, lag, strict,
-          retry_after, webhook_url, client_secret, app_id) -> None:
+          retry_after, webhook_url, client_id, client_secret, access_token_ttl_s, app_id) -> None:
     """Serve an emulated HubSpot portal until Ctrl-C.
 
     Point any HubSpot client at the printed URL: for this tool, HUBSPOT_BASE_URL=<url> and any
     HUBSPOT_ACCESS_TOKEN. Both path families answer (/crm/v3/... and /crm/.../2026-03/...).
-    Emulator-only endpoints live under /__emulator__/ (reset, faults, ratelimit, requests, state,
-    ui/access, ui/sidebar).
+    Emulator-only endpoints live under /__emulator__/ (portals, reset, faults, ratelimit, requests,
+    state, ui/access, ui/sidebar; ?portal=N picks a portal). More portals: POST /__emulator__/portals
+    {"portal_id": N, "token": T} or {"portal_id": N, "refresh_token": R} (OAuth, refreshed through
+    POST /oauth/v1/token with --client-id/--client-secret).
     """
     from provisioner.emulator import Emulator, EmulatorSettings, StateFileError, make_emulator_server
 
@@ -97,6 +105,7 @@ def serve(host, port, state_file, request_log, token, scopes, portal_id, account
         fault_path=fault_path, slow_s=slow_s, lag_min_s=lag_min, lag_max_s=lag_max, state_file=state_file,
         request_log=request_log, enforce_validation_rules=strict, reject_unknown_fields=strict,
         rule_removal_by_empty_put=not strict, retry_after_header=retry_after,
+        client_id=client_id, client_secret=client_secret, access_token_ttl_s=float(access_token_ttl_s),
     )
     try:
         emulator = Emulator(settings)

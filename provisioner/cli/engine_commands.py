@@ -10,7 +10,10 @@ import click
 
 from provisioner.apply import apply_plan, verify_applied
 from provisioner.cli.common import config_option, load, open_client, portal_options
+from provisioner.cli.fleet_runs import fleet_options, refuse_fleet_options, run_all_portals
 from provisioner.errors import EXIT_CHANGES, ApplyError, StalePlanError, UsageError
+from provisioner.fleet.runs import ApplyOptions
+from provisioner.fleet.saved import is_fleet_plan
 from provisioner.guards import check_allowed, check_fresh
 from provisioner.hubspot.client import SCHEMA_SCOPES
 from provisioner.manual import confirmations_path, declared_steps, record_confirmations
@@ -38,9 +41,20 @@ def render(plan, fmt: str) -> str:
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format.")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 2 when there are changes, 0 when none (manual steps do not count).")
+@fleet_options
 @click.pass_context
-def plan_command(ctx, config_file, environment, local, api_version, tier, out, fmt, detailed_exitcode):
-    """Read the live portal and show what apply would do."""
+def plan_command(ctx, config_file, environment, local, api_version, tier, out, fmt, detailed_exitcode, all_portals,
+                 concurrency, out_dir):
+    """Read the live portal and show what apply would do.
+
+    With --all-portals: every registered portal, one summary table; exit 2 when any portal has
+    changes, 1 when any failed; --out saves one plan per portal for `apply FILE`.
+    """
+    refuse_fleet_options(all_portals, concurrency, out_dir, ctx)
+    if all_portals:
+        return run_all_portals(ctx, "plan", config_file=config_file, environment=environment, local=local,
+                               api_version=api_version, tier=tier, fmt=fmt, concurrency=concurrency,
+                               out_dir=out_dir, out=out)
     config = load(config_file, environment)
     client = open_client(local, api_version, tier, config.api_version)
     the_plan, _ = make_plan(client, config)
@@ -60,10 +74,31 @@ def plan_command(ctx, config_file, environment, local, api_version, tier, out, f
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--allow-archive", is_flag=True, help="Allow archiving properties listed as tombstones.")
 @click.option("--allow-type-change", is_flag=True, help="Allow changing the type of an existing property.")
+@fleet_options
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True,
+              help="With --all-portals or a saved fleet plan: the summary's format.")
 @click.pass_context
 def apply_command(ctx, planfile, config_file, environment, local, api_version, tier, auto_approve, allow_archive,
-                  allow_type_change):
-    """Make the portal match the file, or carry out a saved PLANFILE (refused if the portal moved)."""
+                  allow_type_change, all_portals, concurrency, out_dir, fmt):
+    """Make the portal match the file, or carry out a saved PLANFILE (refused if the portal moved).
+
+    With --all-portals (and --auto-approve), or a saved fleet plan: every portal; a portal that
+    moved since its saved plan is refused, the others are applied.
+    """
+    fleet_plan = bool(planfile) and is_fleet_plan(planfile)
+    refuse_fleet_options(all_portals or fleet_plan, concurrency, out_dir, ctx)
+    if all_portals or fleet_plan:
+        if planfile and not fleet_plan:
+            raise UsageError(f"{planfile} is a single portal's plan; apply it without --all-portals")
+        if not planfile and not auto_approve:
+            raise UsageError("apply --all-portals needs --auto-approve",
+                             hint="or review a saved fleet plan: plan --all-portals --out FILE, then apply FILE")
+        return run_all_portals(ctx, "apply", config_file=config_file, environment=environment, local=local,
+                               api_version=api_version, tier=tier, fmt=fmt, concurrency=concurrency,
+                               out_dir=out_dir, planfile=planfile,
+                               apply_options=ApplyOptions(allow_archive, allow_type_change))
+    if fmt != "text":
+        raise UsageError("--format goes with --all-portals or a saved fleet plan")
     saved = load_plan(planfile) if planfile else None
     if saved is not None:
         if ctx.get_parameter_source("config_file") == click.core.ParameterSource.DEFAULT:

@@ -11,6 +11,7 @@ import click
 import yaml
 
 from provisioner.cli.common import config_option, load, open_client, portal_options
+from provisioner.cli.fleet_runs import fleet_options, refuse_fleet_options, run_all_portals
 from provisioner.drift import ValueDrift, ValuesChecked, drift_report
 from provisioner.errors import EXIT_CHANGES, ProvisionerError, UsageError
 from provisioner.export import ExistingFile, export_document, write_export
@@ -42,16 +43,26 @@ def _read_values(client, config) -> ValuesChecked:
               show_default=True, help="text for a terminal, json for alerting, markdown for an issue or chat.")
 @click.option("--values", "check_values", is_flag=True,
               help="Also read the synced deals back (100 a request) and report values edited by hand.")
+@fleet_options
 @click.pass_context
-def drift_command(ctx, config_file, environment, local, api_version, tier, fmt, check_values):
+def drift_command(ctx, config_file, environment, local, api_version, tier, fmt, check_values, all_portals,
+                  concurrency, out_dir):
     """What differs between the file and the portal, for cron.
 
     Exit 0: nothing differs. Exit 2: drift (each field with the declared and the live value).
     Exit 1: the check failed (an unreachable portal is never "no drift"). View-only access and the
     sidebar cannot be read from HubSpot: they are listed apart with when they were last confirmed,
     and never count as drift. With --values, the deals the value sync wrote are read back too, and
-    a value edited by hand (or a deal gone) is drift.
+    a value edited by hand (or a deal gone) is drift. With --all-portals: every registered portal,
+    one summary table (exit 2 when any drifted, 1 when any check failed).
     """
+    refuse_fleet_options(all_portals, concurrency, out_dir, ctx)
+    if all_portals:
+        if check_values:
+            raise UsageError("--values does not go with --all-portals yet: run drift --values per portal")
+        return run_all_portals(ctx, "drift", config_file=config_file, environment=environment, local=local,
+                               api_version=api_version, tier=tier, fmt=fmt, concurrency=concurrency,
+                               out_dir=out_dir)
     checked_at = utc_now()
     try:
         config = load(config_file, environment)

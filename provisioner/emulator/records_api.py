@@ -24,13 +24,27 @@ def _value_error(call: Call, problems: list[tuple[str, ValueProblem]]):
     return error(400, "VALIDATION_ERROR", "Property values were not valid: " + json.dumps(details, separators=(",", ":")))
 
 
-def _checked(call: Call, properties, problems: list, *, creating: bool) -> dict[str, str]:
+def _checked(call: Call, properties, problems: list, *, creating: bool,
+             seen: dict | None = None) -> dict[str, str]:
+    """The values checked and stored as HubSpot stores them; each problem appended to ``problems``.
+
+    ``seen`` keeps (name, text) -> stored value or problem across the records of one batch: a
+    value's check depends only on the property and the text, and a batch repeats both.
+    """
     if not isinstance(properties, dict):
         raise error(400, "VALIDATION_ERROR", "Invalid input JSON: 'properties' must be an object.")
     portal = call.portal
     enforce = call.settings.enforce_validation_rules
     out = {}
     for name, raw in properties.items():
+        key = (name, raw) if seen is not None and type(raw) is str else None
+        if key is not None and key in seen:
+            known = seen[key]
+            if isinstance(known, ValueProblem):
+                problems.append((name, known))
+            else:
+                out[name] = known
+            continue
         prop = portal.properties.get(name)
         if prop is None or prop["archived"]:
             problems.append((name, ValueProblem("PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist')))
@@ -43,6 +57,11 @@ def _checked(call: Call, properties, problems: list, *, creating: bool) -> dict[
             out[name] = check_value(prop, raw, portal.rules.get(name), enforce_rules=enforce)
         except ValueProblem as problem:
             problems.append((name, problem))
+            if key is not None:
+                seen[key] = problem
+            continue
+        if key is not None:
+            seen[key] = out[name]
     if creating:
         out = {k: v for k, v in out.items() if v != ""}
     return out
@@ -69,6 +88,15 @@ def _live_names(call: Call, names: list[str]) -> list[str]:
     """Requested names that are real properties (HubSpot leaves unknown ones out)."""
     props = call.portal.properties
     return [n for n in names if n in props and not props[n]["archived"]]
+
+
+def _answer_names(call: Call, written, memo: dict) -> list[str]:
+    """The names a write answers with, for the names it wrote (the same for most records of a batch)."""
+    key = tuple(written)
+    names = memo.get(key)
+    if names is None:
+        names = memo[key] = _live_names(call, _requested(call, list(key)))
+    return names
 
 
 def _batch_record(call: Call, deal_id: str, deal: Deal, names: list[str]) -> dict:
@@ -103,13 +131,14 @@ def batch_create_deals(call: Call):
     started = now_ms()
     inputs = call.inputs()
     problems: list = []
-    checked = [_checked(call, item.get("properties", {}), problems, creating=True) for item in inputs]
+    seen: dict = {}
+    checked = [_checked(call, item.get("properties", {}), problems, creating=True, seen=seen) for item in inputs]
     if problems:
         raise _value_error(call, problems)
-    results = []
+    results, memo = [], {}
     for values in checked:
         deal_id, deal = _create(call, values)
-        results.append(_batch_record(call, deal_id, deal, _live_names(call, _requested(call, list(values)))))
+        results.append(_batch_record(call, deal_id, deal, _answer_names(call, values, memo)))
     return call.batch_answer(results, [], started, success=201)
 
 
@@ -208,27 +237,28 @@ def batch_update_deals(call: Call):
     started = now_ms()
     inputs = call.inputs()
     problems: list = []
-    checked, duplicates, seen = [], [], set()
+    checked, duplicates, seen, values_seen = [], [], set(), {}
     for item in inputs:
         deal_id = str(item.get("id", ""))
         if deal_id in seen:
             duplicates.append(deal_id)
         seen.add(deal_id)
-        checked.append((deal_id, _checked(call, item.get("properties", {}), problems, creating=False)))
+        checked.append((deal_id, _checked(call, item.get("properties", {}), problems, creating=False,
+                                          seen=values_seen)))
     if duplicates:
         raise error(400, "VALIDATION_ERROR", f"Duplicate IDs found in batch input: {sorted(set(duplicates))}. "
                     "IDs must be unique", context={"ids": sorted(set(duplicates))})
     if problems:
         raise _value_error(call, problems)
     deals = call.portal.deals
-    results, missing = [], []
+    results, missing, memo = [], [], {}
     for deal_id, values in checked:
         deal = deals.get(deal_id)
         if deal is None or deal.archived:
             missing.append(deal_id)
             continue
         _update(call, deal_id, deal, values, started)
-        results.append(_batch_record(call, deal_id, deal, _live_names(call, _requested(call, list(values)))))
+        results.append(_batch_record(call, deal_id, deal, _answer_names(call, values, memo)))
     errors = [batch_error("OBJECT_NOT_FOUND", NOT_FOUND_MESSAGE, {"ids": missing})] if missing else []
     return call.batch_answer(results, errors, started)
 

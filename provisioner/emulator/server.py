@@ -1,6 +1,8 @@
-"""Serving the emulator's WSGI app on a socket: threaded, loopback by default.
+"""Serving the emulator's WSGI app on a socket: threaded, loopback by default, HTTP/1.1 keep-alive.
 
-A dropped-connection fault raised by the app closes the socket without a byte of answer.
+A connection stays open for the next request (as HubSpot's does) unless the client asks to close
+it, the request's body was not read whole, or the app dropped it: a dropped-connection fault
+closes the socket without a byte of answer. A client silent for ``CLIENT_TIMEOUT_S`` is dropped.
 """
 
 from __future__ import annotations
@@ -33,23 +35,54 @@ class _RequestHandler(WSGIRequestHandler):
     def setup(self):
         self.timeout = CLIENT_TIMEOUT_S  # read when the socket is set up: a silent client cannot hold a thread
         super().setup()
+        # Headers and body go out as separate writes: without this, a kept-alive connection waits
+        # for the client's delayed ACK (about 40 ms) on every answer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         pass
 
+    protocol_version = "HTTP/1.1"
+
     def handle(self):
-        self.raw_requestline = self.rfile.readline(65537)
-        if len(self.raw_requestline) > 65536 or not self.parse_request():
-            return
-        handler = _ServerHandler(self.rfile, self.wfile, self.get_stderr(), self.get_environ(), multithread=True)
-        handler.request_handler = self
+        self.close_connection = True
+        self._handle_one()
+        while not self.close_connection:
+            self._handle_one()
+
+    def _handle_one(self):
         try:
-            handler.run(self.server.get_app())
+            self.raw_requestline = self.rfile.readline(65537)
+        except (TimeoutError, OSError):
+            self.close_connection = True
+            return
+        if not self.raw_requestline:
+            self.close_connection = True
+            return
+        if len(self.raw_requestline) > 65536 or not self.parse_request():
+            self.close_connection = True
+            return
+        environ = self.get_environ()
+        handler = _ServerHandler(self.rfile, self.wfile, self.get_stderr(), environ, multithread=True)
+        handler.http_version = "1.1"
+        handler.request_handler = self
+        app, seen = self.server.get_app(), {}
+
+        def recording(app_environ, start_response):  # wsgiref hands the app a copy of ``environ``
+            seen["environ"] = app_environ
+            return app(app_environ, start_response)
+
+        try:
+            handler.run(recording)
         except DroppedConnection:
+            self.close_connection = True
             try:
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+            return
+        if "emulator.body" not in seen.get("environ", {}) and (environ.get("CONTENT_LENGTH") or "0") not in ("", "0"):
+            self.close_connection = True  # a body left unread (413) would be taken for the next request
 
 
 class EmulatorServer(ThreadingMixIn, WSGIServer):

@@ -28,6 +28,11 @@ class EmulatorSettings:
     # Auth: None accepts any non-empty bearer token; scopes None grants every scope.
     token: str | None = None
     scopes: frozenset[str] | set[str] | None = None
+    # The public app behind OAuth portals (POST /oauth/v1/token): None accepts any non-empty value.
+    # The client secret also signs the app's webhooks.
+    client_id: str | None = None
+    client_secret: str | None = None
+    access_token_ttl_s: float = 1800.0  # HubSpot's access tokens live 30 minutes
     # Rate limits (None disables each); the daily count resets at the portal's midnight.
     burst_limit: int | None = 100
     burst_window_s: float = 10.0

@@ -36,21 +36,14 @@ class Deal:
     def copy(self) -> Deal:
         return Deal(self.created, self.updated, dict(self.props), self.archived)
 
-    def value(self, deal_id: str, name: str) -> str | None:
-        if name == "hs_object_id":
-            return deal_id
-        if name == "createdate":
-            return iso(self.created)
-        if name == "hs_lastmodifieddate":
-            return iso(self.updated)
-        return self.props.get(name)
-
     def as_json(self, deal_id: str, names) -> dict:
+        created, updated, props = iso(self.created), iso(self.updated), self.props
+        derived = {"hs_object_id": deal_id, "createdate": created, "hs_lastmodifieddate": updated}
         return {
             "id": deal_id,
-            "properties": {name: self.value(deal_id, name) for name in names},
-            "createdAt": iso(self.created),
-            "updatedAt": iso(self.updated),
+            "properties": {name: derived[name] if name in derived else props.get(name) for name in names},
+            "createdAt": created,
+            "updatedAt": updated,
             "archived": self.archived,
         }
 

@@ -82,7 +82,7 @@ class WebhookSender:
 
     # ---- change capture (called under the emulator's lock) ---------------------------------------
     def attach(self, emulator) -> None:
-        """Watch ``emulator``'s portal: every deal about to change is remembered as it was."""
+        """Watch ``emulator``'s portal (its default one, or a ``Tenant``): every deal about to change is remembered."""
         portal = emulator.portal
         touch = portal.touch
 
@@ -182,8 +182,8 @@ class WebhookSender:
             return None
 
 
-def ui_edit_deal(emulator, deal_id: str, body: dict) -> tuple[int, object]:
-    """``PATCH /__emulator__/ui/deals/{id}``: a person edits values in HubSpot's UI (checked as the API does)."""
+def ui_edit_deal(tenant, deal_id: str, body: dict) -> tuple[int, object]:
+    """``PATCH /__emulator__/ui/deals/{id}``: a person edits a portal's (``Tenant``'s) values in HubSpot's UI."""
     from provisioner.emulator import records_api
     from provisioner.emulator.call import Call
     from provisioner.emulator.wire import HubSpotError
@@ -194,15 +194,15 @@ def ui_edit_deal(emulator, deal_id: str, body: dict) -> tuple[int, object]:
     if not isinstance(user_id, int) or isinstance(user_id, bool) or user_id < 0:
         raise ValueError('"user_id" must be a whole number')
     raw = json.dumps({"properties": properties}).encode()
-    with emulator._lock:
-        call = Call(emulator.portal, emulator.settings, "v3", "PATCH", f"/__emulator__/ui/deals/{deal_id}", {}, raw,
+    with tenant.lock:
+        call = Call(tenant.portal, tenant.settings, "v3", "PATCH", f"/__emulator__/ui/deals/{deal_id}", {}, raw,
                     "http://emulator")
         try:
             status, answer = records_api.update_deal(call, deal_id)
         except HubSpotError as exc:
             return exc.status, exc.body
         finally:
-            emulator._persist()
-        if emulator.webhooks is not None:
-            emulator.webhooks.after_request(emulator.portal, "CRM_UI", f"userId:{user_id}")
+            tenant.persist()
+        if tenant.webhooks is not None:
+            tenant.webhooks.after_request(tenant.portal, "CRM_UI", f"userId:{user_id}")
     return status, answer

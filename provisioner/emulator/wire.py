@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
@@ -32,8 +33,12 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+@functools.lru_cache(maxsize=65536)
 def iso(ms: int) -> str:
-    """Milliseconds since the epoch as HubSpot writes timestamps: 2026-11-27T10:00:00.123Z."""
+    """Milliseconds since the epoch as HubSpot writes timestamps: 2026-11-27T10:00:00.123Z.
+
+    Cached: a batch stamps all its records alike, and answers repeat the same few stamps.
+    """
     stamp = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 

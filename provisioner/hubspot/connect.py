@@ -40,11 +40,13 @@ def local_wait_s() -> float:
 
 
 def connect(*, local: bool, api_version: str | None = None, tier: str | None = None,
-            default_api_version: str | None = None, **client_options) -> HubSpotClient:
+            default_api_version: str | None = None, token: str | None = None, **client_options) -> HubSpotClient:
     """A client for the portal the command should use, from the --local flag and the environment.
 
     API version: ``api_version`` (a flag), else HUBSPOT_API_VERSION, else ``default_api_version``
     (the file's), else DEFAULT_API_VERSION. The command's overall deadline: PROVISIONER_TIMEOUT seconds.
+    ``token`` (a registered portal's) or a ``token_provider`` in ``client_options`` stands in for
+    HUBSPOT_ACCESS_TOKEN.
     """
     version = api_version or os.environ.get("HUBSPOT_API_VERSION") or default_api_version or DEFAULT_API_VERSION
     client_options.setdefault("deadline_s", parse_timeout(os.environ.get(TIMEOUT_VARIABLE)))
@@ -80,8 +82,8 @@ def connect(*, local: bool, api_version: str | None = None, tier: str | None = N
         # The local portal (and its lock) lives exactly as long as the client: let go of it, let go of the portal.
         weakref.finalize(client, emulator.close)
         return client
-    token = os.environ.get("HUBSPOT_ACCESS_TOKEN")
-    if not token:
+    token = token or os.environ.get("HUBSPOT_ACCESS_TOKEN")
+    if not token and client_options.get("token_provider") is None:
         raise UsageError(
             "no portal to talk to: HUBSPOT_ACCESS_TOKEN is not set and --local was not given",
             hint="export HUBSPOT_ACCESS_TOKEN (a private-app token or Service Key), or pass --local "

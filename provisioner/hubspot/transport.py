@@ -6,7 +6,10 @@ and HubSpot's error answers turned into exceptions (api_errors.py). Endpoints (s
 deals.py, account.py) build paths and bodies and call ``Transport.request``; nothing else here
 knows what an endpoint means.
 
-Secrets: the token lives only in the session's headers. It must be a printable ASCII word (a line
+Secrets: the token lives only in the session's headers. A ``token_provider`` (an OAuth portal's
+access token, refreshed while the client lives) is asked for the token before every attempt, and
+once more after a 401 when it can ``renew``; each token it gives is checked and registered for
+masking like a fixed one. It must be a printable ASCII word (a line
 break or a non-ASCII character is refused as one clear error that never shows it), and it and any
 user-info of the base URL are registered with ``logs.redact``, so no message, log line, exception
 or repr shows them whatever characters they hold.
@@ -123,6 +126,7 @@ class Transport:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        token_provider: Callable[[], str] | None = None,
     ) -> None:
         self.display_url = redact(base_url)
         try:
@@ -155,6 +159,7 @@ class Transport:
         adapter = WatchedAdapter()
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
+        self._token_provider = token_provider
         if token:
             check_token(token)
             if wsgi_app is None or token != LOCAL_TOKEN:
@@ -171,6 +176,17 @@ class Transport:
         auth = self._session.headers.get("Authorization", "")
         return auth[len("Bearer "):] if auth.startswith("Bearer ") else None
 
+    def _renew_token(self) -> bool:
+        """After a 401, a provider that can renew (an OAuth portal's) gets one chance at a new token."""
+        renew = getattr(self._token_provider, "renew", None)
+        return renew is not None and renew(self.token)
+
+    def _use_token(self, token: str) -> None:
+        if token != self.token:
+            register_secret(token)
+            check_token(token)
+            self._session.headers["Authorization"] = f"Bearer {token}"
+
     def pause(self, seconds: float, why: str = "waiting for the rate limit") -> None:
         """Sleep, unless the command's deadline would pass first: then end the command now."""
         if seconds >= self.deadline.remaining():
@@ -180,9 +196,12 @@ class Transport:
     def request(self, method: str, path: str, *, params: dict | None = None, body: Any = None) -> Any:
         """Send one API call (retrying what is worth retrying) and return the parsed JSON body."""
         attempt = 0
+        renewed = False
         while True:
             self.limiter.wait()
             left = self.deadline.check(f"{method} {path}")
+            if self._token_provider is not None:
+                self._use_token(self._token_provider())
             self.stats.requests += 1
             try:
                 status, reason, headers, content = self._send(method, path, params, body, left)
@@ -212,6 +231,9 @@ class Transport:
             error = error_from_answer(method, path, status, reason, headers, _error_body(content))
             if isinstance(error, errors.RateLimitError):
                 self.stats.rate_limited += 1
+            if isinstance(error, errors.AuthError) and not renewed and self._renew_token():
+                renewed = True  # once: a second 401 is the answer
+                continue
             if not is_retryable(error) or attempt >= self.max_retries:
                 raise error
             if status == HTTPStatus.TOO_MANY_REQUESTS:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from urllib.parse import urlencode
 
 import pytest
 from werkzeug.test import Client
@@ -24,17 +26,25 @@ def answer(fixture: dict):
     emulator = Emulator(EmulatorSettings(**settings))
     client = Client(emulator.app)
     try:
+        answers = []
         for step in fixture["setup"]:
-            done = send(client, step)
+            done = send(client, step, answers)
             assert done.status_code < 400 or fixture["status"] == 429, (step, done.get_data(as_text=True))
-        return send(client, fixture["request"])
+            answers.append(done.get_json(silent=True))
+        return send(client, fixture["request"], answers)
     finally:
         emulator.close()
 
 
-def send(client: Client, request: dict):
+def send(client: Client, request: dict, answers: list):
+    """One request: a JSON body or a form, with the test token, none, or an access token a setup step got."""
     token = request.get("token", TOKEN)
+    if "token_from_setup" in request:
+        token = answers[request["token_from_setup"]]["access_token"]
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if "form" in request:
+        return client.open(request["path"], method=request["method"], data=urlencode(request["form"]),
+                           content_type="application/x-www-form-urlencoded", headers=headers)
     return client.open(request["path"], method=request["method"], json=request.get("body"),
                        query_string=request.get("query"), headers=headers)
 
@@ -65,6 +75,8 @@ def test_exact_strings_match_the_recording(recorded):
     body = response.get_json(silent=True)
     for dotted, value in fixture["exact"].items():
         assert at(body, dotted) == value, dotted
+    if "message_pattern" in fixture:
+        assert re.fullmatch(fixture["message_pattern"], body["message"]), body["message"]
     prefix = fixture.get("message_json_prefix")
     if prefix:
         assert body["message"].startswith(prefix)
