@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -174,8 +175,11 @@ def run_fleet(command: str, registry: Registry, portals: list[Portal], fleet_con
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise UsageError(f"--concurrency {concurrency}: give 1 to {MAX_CONCURRENCY}")
     options = dict(client_options or {})
+    stop = threading.Event()  # set by Ctrl-C: no portal starts after it
 
     def one(portal: Portal) -> PortalRun:
+        if stop.is_set():
+            return PortalRun(portal, FAILED, error="not run: interrupted")
         if portal.paused:
             return PortalRun(portal, PAUSED, error=portal.paused)
         plan = (saved or {}).get(portal.portal_id)
@@ -189,9 +193,19 @@ def run_fleet(command: str, registry: Registry, portals: list[Portal], fleet_con
             return run
         except Exception as error:  # noqa: BLE001 - one portal's failure never stops the rest
             return _failure(portal, error, environment)
+        except BaseException:  # an interrupt, not a failure: it stops the run
+            stop.set()
+            raise
 
     if not portals:
         return FleetRun(command, ())
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(portals)), thread_name_prefix="portal") as pool:
-        runs = tuple(pool.map(one, portals))
+    pool = ThreadPoolExecutor(max_workers=min(concurrency, len(portals)), thread_name_prefix="portal")
+    try:
+        futures = [pool.submit(one, portal) for portal in portals]
+        runs = tuple(future.result() for future in futures)
+    except BaseException:  # Ctrl-C: no portal not yet started starts; those running end by their deadline
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return FleetRun(command, runs)

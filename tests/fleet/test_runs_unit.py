@@ -52,3 +52,22 @@ def test_a_defect_in_one_portal_is_its_failure(monkeypatch):
     assert [run.result for run in fleet.runs] == ["changes", "failed", "changes"]
     assert "unexpected KeyError" in fleet.runs[1].error
     assert fleet.has_failures and fleet.has_changes
+
+
+def test_an_interrupt_starts_no_further_portal(monkeypatch):
+    import pytest
+
+    monkeypatch.setattr(runs, "client_for", lambda registry, portal, **options: object())
+    started = []
+
+    def work(portal, client, config, plan):
+        started.append(portal.portal_id)
+        if portal.portal_id == 1:
+            raise KeyboardInterrupt
+        return runs.PortalRun(portal, runs.NO_CHANGES)
+
+    portals = [Portal(i, "", "starter", "VAR", False, None) for i in range(1, 6)]
+    with pytest.raises(KeyboardInterrupt):
+        runs.run_fleet("apply", Registry(), portals, Config(), work, concurrency=1)
+    time.sleep(0.1)
+    assert started == [1]
