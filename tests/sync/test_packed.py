@@ -9,10 +9,12 @@ repeats are common, must leave exactly the registers, the queue and the counts t
 
 from __future__ import annotations
 
+import sqlite3
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from provisioner.sync.store import SyncStore
+from provisioner.sync.store import PAGE_BYTES, SyncStore
 
 DEALS = ["1", "2", "30"]
 PROPS = ["p_a", "p_b", "p_c"]
@@ -112,3 +114,16 @@ def test_a_value_written_back_to_what_hubspot_holds_is_not_pending(tmp_path):
         run(store, ("accept", [("1", "p_a", "x", 4, "a", "e1")]))  # back to the confirmed value
         assert (store.count_pending(values=True), store.pending_deals()) == (0, [])
         assert store.dump() == [("1", "p_a", "x", 4, "a", "e1", "x", 0)]
+
+
+def test_a_new_store_has_large_pages_and_an_older_file_keeps_its_own(tmp_path):
+    with SyncStore(tmp_path / "new.sqlite") as store:
+        assert store._db.execute("PRAGMA page_size").fetchone()[0] == PAGE_BYTES
+    old = tmp_path / "old.sqlite"
+    with sqlite3.connect(old) as db:
+        db.execute("PRAGMA page_size=4096")
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    with SyncStore(old) as store:
+        assert store._db.execute("PRAGMA page_size").fetchone()[0] == 4096
+        run(store, ("accept", [("1", "p_a", "x", 1, "a", "e1")]))
+        assert store.count_pending() == 1
