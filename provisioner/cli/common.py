@@ -51,12 +51,12 @@ def load(config_file: str, environment: str | None) -> Config:
 
 
 def open_client(local: bool, api_version: str | None = None, tier: str | None = None,
-                file_api_version: str | None = None, *, service: bool = False) -> HubSpotClient:
+                file_api_version: str | None = None, *, service: bool = False, **client_options) -> HubSpotClient:
     """The client for this command: flag, then HUBSPOT_API_VERSION, then the file's api_version.
 
     A command ends by PROVISIONER_TIMEOUT; a ``service`` (serve, sync worker) runs until stopped, so
     only its requests have deadlines.
     """
-    options = {"deadline_s": None} if service else {}
+    options = {"deadline_s": None, **client_options} if service else client_options
     return connect(local=local, api_version=api_version, tier=tier, default_api_version=file_api_version,
                    **options)

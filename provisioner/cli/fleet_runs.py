@@ -16,7 +16,7 @@ import click
 from provisioner.errors import EXIT_CHANGES, EXIT_ERROR, UsageError
 from provisioner.files import write_atomic
 from provisioner.fleet import runs
-from provisioner.fleet.location import store_location
+from provisioner.fleet.location import redact_url, store_location
 from provisioner.fleet.registry import Portal, open_registry
 from provisioner.fleet.saved import load_fleet_plan, save_fleet_plan
 from provisioner.planning import utc_now
@@ -88,6 +88,9 @@ def run_all_portals(ctx: click.Context, command: str, *, config_file: str, envir
     client_options = {"api_version": api_version, **({"tier": tier} if tier else {})}
     with open_registry(store_location(fleet_config.base.sync.store_path)) as registry:
         portals = registry.list()
+        if not portals:  # a pipeline that lost its registry must not pass as "nothing to do"
+            raise UsageError(f"no portals are registered in {redact_url(registry.where)}",
+                             hint="add them with `provisioner portals add ID --token-env VAR`")
         missing: list[runs.PortalRun] = []
         if saved is not None:
             known = {portal.portal_id for portal in portals}

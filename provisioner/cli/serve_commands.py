@@ -12,6 +12,7 @@ import time
 import click
 
 from provisioner.cli.common import config_option, load, open_client, portal_options
+from provisioner.cli.sync_commands import PORTAL, STORE
 from provisioner.errors import UsageError
 
 WEBHOOK_SECRET_VARIABLE = "PROVISIONER_WEBHOOK_SECRET"
@@ -38,8 +39,6 @@ class Duration(click.ParamType):
 
 
 DURATION = Duration()
-STORE = click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None,
-                     help="The sync store (SQLite) to use instead of the file's sync.store.")
 
 
 def _store_path(config, store_path: str | None) -> str:
@@ -74,16 +73,22 @@ def _announce(line: str) -> None:
               help="Guard: restores per deal property per hour; edits beyond are reported, not fought.")
 @click.option("--app-id", default=None, envvar="HUBSPOT_APP_ID",
               help="Your HubSpot app's id (or HUBSPOT_APP_ID): changes it made are never treated as hand edits.")
+@click.option("--no-worker", is_flag=True,
+              help="PostgreSQL store: take events only; `sync worker` processes send them.")
 @STORE
+@PORTAL
 def serve_command(config_file, environment, local, api_version, tier, host, port, max_delay, drain_timeout,
-                  public_url, max_body, max_queue, restores_per_hour, app_id, store_path):
+                  public_url, max_body, max_queue, restores_per_hour, app_id, no_worker, store_path, portal):
     """Take Accord's events as signed webhooks and keep HubSpot's deals true to them, seconds later.
 
-    POST /v1/events (Standard Webhooks signature, keys in PROVISIONER_WEBHOOK_SECRET, several
-    separated by spaces), POST /hubspot/webhooks (HubSpot's v3 signature, HUBSPOT_CLIENT_SECRET:
+    POST /v1/events and /v1/portals/{id}/events (Standard Webhooks signature, keys in
+    PROVISIONER_WEBHOOK_SECRET, several separated by spaces), POST /hubspot/webhooks (HubSpot's v3 signature, HUBSPOT_CLIENT_SECRET:
     the authenticity guard), GET /healthz, /readyz, /metrics. SIGTERM drains and exits 0.
+    On a PostgreSQL store, records go to the portal they name, and any number of `serve` and
+    `sync worker` processes share the store (each portal has one writer at a time).
     """
-    from provisioner.serve.service import ServeSettings, run_service
+    from provisioner.cli.sync_commands import _client_for, _location
+    from provisioner.serve.service import ServeSettings
     from provisioner.serve.signatures import parse_keys
     from provisioner.sync.events import Rules
 
@@ -97,13 +102,37 @@ def serve_command(config_file, environment, local, api_version, tier, host, port
     secret = os.environ.get(CLIENT_SECRET_VARIABLE, "").encode()
     config = load(config_file, environment)
     rules = Rules.from_config(config)
-    path = _store_path(config, store_path)
-    client = open_client(local, api_version, tier, config.api_version, service=True)
     settings = ServeSettings(host=host, port=port, max_delay=max_delay, drain_timeout=drain_timeout,
                              public_url=public_url, max_body=max_body, max_queue=max_queue,
                              restores_per_hour=restores_per_hour, app_id=app_id)
+    location = _location(config, store_path)
+    if location.is_postgres:  # intake for every portal; the worker claims portals like `sync worker`
+        from provisioner.fleet.pgopen import default_portal, open_database
+        from provisioner.fleet.pgserve import FleetParts
+
+        database = open_database(location, worker=True, max_size=6)
+        try:
+            fleet = FleetParts(database, rules, default_portal(config, database, location, portal),
+                               _client_for(config, store_path, local, api_version, tier), max_delay=max_delay,
+                               sends=not no_worker)
+            _run(settings, rules, str(location), None, keys, secret, host, port, fleet)
+        finally:
+            database.close()
+        return
+    if no_worker:
+        raise UsageError("--no-worker needs a PostgreSQL store: a SQLite store's serve sends its own events",
+                         hint="set PROVISIONER_STORE_URL=postgresql://..., or drop --no-worker")
+    path = _store_path(config, store_path)
+    client = open_client(local, api_version, tier, config.api_version, service=True)
+    _run(settings, rules, path, client, keys, secret, host, port, None)
+
+
+def _run(settings, rules, path, client, keys, secret, host, port, fleet) -> None:
+    from provisioner.serve.service import run_service
+
     try:
-        run_service(settings, rules, path, client, webhook_keys=keys, client_secret=secret, announce=_announce)
+        run_service(settings, rules, path, client, webhook_keys=keys, client_secret=secret, announce=_announce,
+                    fleet=fleet)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
@@ -117,7 +146,12 @@ def serve_command(config_file, environment, local, api_version, tier, host, port
               help="On SIGTERM, how long to keep sending what is pending before exiting.")
 @STORE
 def worker_command(config_file, environment, local, api_version, tier, max_delay, drain_timeout, store_path):
-    """Drain the store's queue into HubSpot until SIGTERM (one worker per SQLite store: others wait)."""
+    """Drain the store's queue into HubSpot until SIGTERM.
+
+    SQLite: one worker per store (others wait). PostgreSQL: any number, on any machines; each
+    claims one portal at a time, so a portal never has two writers.
+    """
+    from provisioner.cli.sync_commands import _client_for, _location
     from provisioner.serve.metrics import Metrics
     from provisioner.serve.queue import Queue
     from provisioner.serve.worker import Worker
@@ -125,6 +159,23 @@ def worker_command(config_file, environment, local, api_version, tier, max_delay
 
     config = load(config_file, environment)
     rules = Rules.from_config(config)
+    location = _location(config, store_path)
+    if location.is_postgres:
+        from provisioner.fleet.pgopen import open_database
+        from provisioner.fleet.pgqueue import ClaimQueue
+        from provisioner.fleet.pgrun import work
+
+        database = open_database(location, worker=True, max_size=2)
+        try:
+            queue = ClaimQueue(database, rules, _client_for(config, store_path, local, api_version, tier))
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            signal.signal(signal.SIGINT, lambda *_: stop.set())
+            _announce(f"provisioner sync worker claiming portals in {database.where} (SIGTERM or Ctrl-C to stop)")
+            work(queue, stop, max_delay=max_delay)
+        finally:
+            database.close()
+        return
     path = _store_path(config, store_path)
     client = open_client(local, api_version, tier, config.api_version, service=True)
     worker = Worker(lambda: Queue(path, rules), client, Metrics(), max_delay=max_delay,
@@ -148,12 +199,19 @@ def worker_command(config_file, environment, local, api_version, tier, max_delay
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Output format (json: one array on stdout).")
 @STORE
-def guard_log_command(config_file, environment, fmt, store_path):
+@PORTAL
+def guard_log_command(config_file, environment, fmt, store_path, portal):
     """List the hand edits the guard saw: restored, reported (over the hourly bound), deleted deals."""
-    from provisioner.serve.queue import guard_log
+    from provisioner.cli.sync_commands import _location, _open_store
+    from provisioner.serve.queue import guard_log, guard_log_rows
+    from provisioner.serve.tables import PgTables
 
     config = load(config_file, environment)
-    edits = guard_log(_store_path(config, store_path))
+    if _location(config, store_path).is_postgres:
+        with _open_store(config, store_path, portal) as store:
+            edits = guard_log_rows(PgTables(store))
+    else:
+        edits = guard_log(_store_path(config, store_path))
     if fmt == "json":
         click.echo(json.dumps(edits, indent=2))
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -18,7 +19,12 @@ FORMAT = click.option(
 )
 STORE = click.option(
     "--store", "store_path", type=click.Path(dir_okay=False), default=None,
-    help="The sync store (SQLite) to use instead of the file's sync.store.",
+    help="The sync store to use instead of PROVISIONER_STORE_URL or the file's sync.store "
+    "(a SQLite file, or a postgresql:// URL without a password).",
+)
+PORTAL = click.option(
+    "--portal", "portal", type=click.IntRange(min=1), default=None,
+    help="PostgreSQL store: the portal (default: the file's portal.id, else the only one registered).",
 )
 WAIT = click.option(
     "--wait", "wait", type=click.FloatRange(min=0, max=3600), default=0, show_default=True,
@@ -27,11 +33,26 @@ WAIT = click.option(
 MAX_PROBLEM_LINES = 20
 
 
-def _open_store(config, store_path: str | None):
+def _location(config, store_path: str | None):
+    from provisioner.fleet.location import store_location
+
+    return store_location(config.sync.store_path, store_path)
+
+
+def _open_store(config, store_path: str | None, portal: int | None = None):
+    """The command's store: SQLite's file, or one portal's view of the PostgreSQL store."""
     from provisioner.sync.store import SyncStore
 
-    path = store_path or config.sync.store_path
-    if not Path(path).is_absolute() and store_path is None:
+    location = _location(config, store_path)
+    if location.is_postgres:
+        from provisioner.fleet.pgopen import open_store
+
+        return open_store(config, location, portal)
+    if portal is not None and config.portal_id is not None and portal != config.portal_id:
+        raise UsageError(f"--portal {portal}: this SQLite store is portal {config.portal_id}'s (the file's portal.id)",
+                         hint="a SQLite store holds one portal: use its own file, or a PostgreSQL store")
+    path = location.path
+    if not Path(path).is_absolute() and store_path is None and path == config.sync.store_path:
         path = str(Path(config.path).resolve().parent / path)
     return SyncStore(path)
 
@@ -106,16 +127,44 @@ def _echo_queued(report, fmt: str) -> None:
                f"nothing sent by this command, {report.seconds:.1f} s")
 
 
+def _client_for(config, store_path, local, api_version, tier):
+    """Per portal, a worker's client (PostgreSQL store: see fleet.pgopen.client_factory)."""
+    from provisioner.fleet.pgopen import client_factory
+
+    def env_client(**options):
+        return open_client(local, api_version, tier, config.api_version, service=True, **options)
+
+    return client_factory(_location(config, store_path), env_client)
+
+
+def _send_claimed(store, config, store_path, local, api_version, tier, rules, report) -> None:
+    """PostgreSQL: send what is pending for the store's portal by claiming it, as a worker does."""
+    from provisioner.fleet.pgrun import send_claimed
+
+    send_claimed(store.database, [store.portal_id], rules, _client_for(config, store_path, local, api_version, tier),
+                 report)
+
+
 def _run_push(ctx, config_file, environment, local, api_version, tier, store_path, fmt, dry_run, full_resync,
-              lines, wait):
+              lines, wait, portal):
     from provisioner.serve.producer import lock_or_find_worker, queue_only
     from provisioner.sync.engine import push
     from provisioner.sync.events import Rules
 
     config = load(config_file, environment)
     rules = Rules.from_config(config)
+    if _location(config, store_path).is_postgres:
+        from provisioner.fleet.pgrun import push as push_claiming
+
+        with _open_store(config, store_path, portal) as store, _progress("Pushing deals") as progress:
+            report = push_claiming(store.database, lines, rules, store.portal_id,
+                                   _client_for(config, store_path, local, api_version, tier), dry_run=dry_run,
+                                   full_resync=full_resync, progress=progress)
+        _echo_push(report, fmt)
+        ctx.exit(EXIT_OK if report.ok else EXIT_ERROR)
+    rules = replace(rules, portal_id=portal or config.portal_id)  # one portal per SQLite store
     client = None if dry_run else open_client(local, api_version, tier, config.api_version)
-    with _open_store(config, store_path) as store:
+    with _open_store(config, store_path, portal) as store:
         if not dry_run and not lock_or_find_worker(store, wait):
             # A worker (`serve`, `sync worker`) runs on this store: accept durably, it sends.
             report = queue_only(store, lines, rules, full_resync=full_resync)
@@ -148,17 +197,18 @@ def sync() -> None:
 @click.option("--full-resync", is_flag=True, help="Ignore what HubSpot confirmed before: send every value again.")
 @FORMAT
 @STORE
+@PORTAL
 @WAIT
 @click.pass_context
 def push_command(ctx, config_file, environment, local, api_version, tier, source, dry_run, full_resync, fmt,
-                 store_path, wait):
+                 store_path, portal, wait):
     """Push Accord trigger events onto their deals, sending only values HubSpot does not hold yet."""
     from provisioner.sync.source import read_lines
 
     # Bytes, read a bounded line at a time: the parser sets aside invalid UTF-8 and over-long lines.
     if source == "-":
         _run_push(ctx, config_file, environment, local, api_version, tier, store_path, fmt, dry_run, full_resync,
-                  read_lines(click.get_binary_stream("stdin")), wait)
+                  read_lines(click.get_binary_stream("stdin")), wait, portal)
         return
     try:
         handle = open(source, "rb")  # noqa: SIM115 - closed below
@@ -166,7 +216,7 @@ def push_command(ctx, config_file, environment, local, api_version, tier, source
         raise UsageError(f"{source}: cannot read the events: {exc.strerror}") from None
     with handle:
         _run_push(ctx, config_file, environment, local, api_version, tier, store_path, fmt, dry_run, full_resync,
-                  read_lines(handle), wait)
+                  read_lines(handle), wait, portal)
 
 
 @sync.command("verify")
@@ -175,9 +225,10 @@ def push_command(ctx, config_file, environment, local, api_version, tier, source
 @click.option("--repair", is_flag=True, help="Write back the values HubSpot last confirmed where they differ.")
 @FORMAT
 @STORE
+@PORTAL
 @WAIT
 @click.pass_context
-def verify_command(ctx, config_file, environment, local, api_version, tier, repair, fmt, store_path, wait):
+def verify_command(ctx, config_file, environment, local, api_version, tier, repair, fmt, store_path, portal, wait):
     """Read the synced deals back and report values someone edited by hand."""
     from provisioner.serve.producer import lock_or_find_worker, nudge_worker
     from provisioner.sync.events import Rules
@@ -185,12 +236,23 @@ def verify_command(ctx, config_file, environment, local, api_version, tier, repa
 
     config = load(config_file, environment)
     rules = Rules.from_config(config)
-    client = open_client(local, api_version, tier, config.api_version)
-    with _open_store(config, store_path) as store:
-        send = not repair or lock_or_find_worker(store, wait)
+    with _open_store(config, store_path, portal) as store:
+        postgres = _location(config, store_path).is_postgres
+        if postgres:  # repairs are queued, then sent by claiming the portal like any worker
+            client = _client_for(config, store_path, local, api_version, tier)(store.portal_id)
+            send = False
+        else:
+            client = open_client(local, api_version, tier, config.api_version)
+            send = not repair or lock_or_find_worker(store, wait)
         with _progress("Reading deals") as progress:
             report = verify(client, store, rules, repair=repair, send=send, progress=progress)
-        if not send:
+        if postgres and repair:
+            from provisioner.sync.report import PushReport
+
+            sent = PushReport()
+            _send_claimed(store, config, store_path, local, api_version, tier, rules, sent)
+            report.repaired, report.queued_for_worker = sent.written, 0
+        elif not send:
             nudge_worker(store.path)
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), indent=2, sort_keys=True))
@@ -223,15 +285,16 @@ def verify_command(ctx, config_file, environment, local, api_version, tier, repa
 @config_option
 @FORMAT
 @STORE
+@PORTAL
 @click.option("--open", "only_open", is_flag=True, help="Only those not delivered yet.")
-def dead_letters_command(config_file, environment, fmt, store_path, only_open):
+def dead_letters_command(config_file, environment, fmt, store_path, portal, only_open):
     """List the records set aside (bad input, or rejected by HubSpot) with their reasons.
 
     A record set aside again by a later run is counted (seen N times), not copied; one that a
     later run delivered is shown as resolved.
     """
     config = load(config_file, environment)
-    with _open_store(config, store_path) as store:
+    with _open_store(config, store_path, portal) as store:
         letters = store.dead_letters(include_resolved=not only_open)
     if fmt == "json":
         click.echo(json.dumps([vars(letter) for letter in letters], indent=2))
@@ -253,9 +316,10 @@ def dead_letters_command(config_file, environment, fmt, store_path, only_open):
 @click.argument("ids", nargs=-1, type=int)
 @FORMAT
 @STORE
+@PORTAL
 @WAIT
 @click.pass_context
-def retry_command(ctx, config_file, environment, local, api_version, tier, ids, fmt, store_path, wait):
+def retry_command(ctx, config_file, environment, local, api_version, tier, ids, fmt, store_path, portal, wait):
     """Run dead-lettered records (all open ones, or the given IDS) through the sync again.
 
     Those delivered are marked resolved; those that fail again are counted again, not copied.
@@ -266,16 +330,20 @@ def retry_command(ctx, config_file, environment, local, api_version, tier, ids, 
 
     config = load(config_file, environment)
     rules = Rules.from_config(config)
-    with _open_store(config, store_path) as store:
+    with _open_store(config, store_path, portal) as store:
         letters = store.dead_letters(ids or None, include_resolved=bool(ids))
         if ids and len(letters) != len(set(ids)):
             known = {letter.id for letter in letters}
             raise UsageError("no dead letter with id " + ", ".join(str(i) for i in sorted(set(ids) - known)))
-        client = open_client(local, api_version, tier, config.api_version)
-        send = lock_or_find_worker(store, wait)
+        postgres = _location(config, store_path).is_postgres
+        client = None if postgres else open_client(local, api_version, tier, config.api_version)
+        send = False if postgres else lock_or_find_worker(store, wait)
         with _progress("Pushing deals") as progress:
             report = retry(client, store, letters, rules, send=send, progress=progress)
-        if not send:
+        if postgres:  # released, then sent by claiming the portal like any worker
+            _send_claimed(store, config, store_path, local, api_version, tier, rules, report)
+            send = True
+        elif not send:
             nudge_worker(store.path)
     if send:
         _echo_push(report, fmt)

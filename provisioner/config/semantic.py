@@ -13,6 +13,7 @@ from typing import Any
 from provisioner.config.loader import Document, Path
 from provisioner.config.schema_check import did_you_mean
 from provisioner.errors import Problem
+from provisioner.fleet.location import store_url_has_password
 from provisioner.model import ACCORD_FIELDS, FIELD_TYPES, RULE_TYPES
 
 # HubSpot reserves this prefix for its own properties and groups.
@@ -285,6 +286,10 @@ class _Checker:
                 self.add(
                     path, f"Accord's {field_name} holds a {expected}, but property '{prop}' is type {actual}"
                 )
+        store = _str(sync.get("store"))
+        if store and store_url_has_password(store):
+            self.add(("sync", "store"), "the store URL carries a password, which must never sit in the file: "
+                     "remove it and set PROVISIONER_STORE_URL (or ~/.pgpass, or PGPASSWORD) instead")
         seen: dict[str, int] = {}
         for index, trigger in enumerate(_list(sync.get("triggers"))):
             if not isinstance(trigger, str):

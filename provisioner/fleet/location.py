@@ -37,6 +37,17 @@ class StoreLocation:
         return f"StoreLocation(url={redact_url(self.url)!r})"
 
 
+def store_url_has_password(text: str) -> bool:
+    """Whether a postgresql:// URL names a password (in its user-info or as a ``password=`` parameter)."""
+    if not is_postgres_url(text):
+        return False
+    try:
+        parts = urlsplit(text)
+        return parts.password is not None or "password=" in parts.query.lower()
+    except ValueError:
+        return False
+
+
 def redact_url(url: str) -> str:
     """The URL with any password replaced by ***."""
     parts = urlsplit(url)

@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass
 
 import requests
+import urllib3
 
 from provisioner import errors
 from provisioner.hubspot.deadline import Watchdog, WatchedAdapter
@@ -62,7 +63,7 @@ def refresh_access_token(base_url: str, *, client_id: str, client_secret: str, r
             with session.post(url, data=form, timeout=(CONNECT_TIMEOUT_S, timeout_s), stream=True) as answer:
                 body = answer.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
                 status = answer.status_code
-    except (requests.RequestException, OSError) as exc:
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:  # urllib3's: a body cut off
         what = "no answer in time" if isinstance(exc, requests.Timeout) or watchdog.fired else type(exc).__name__
         raise errors.ConnectionFailed(f"could not refresh the access token ({where}): {what}",
                                       hint="the portal is tried again on the next run") from None

@@ -57,8 +57,6 @@ def _row(run: PortalRun) -> tuple[str, ...]:
 
 def render_text(fleet: FleetRun) -> str:
     """The summary table, then one line per portal that failed, was refused or is paused."""
-    if not fleet.runs:
-        return "No portals registered; add them with `provisioner portals add`.\n"
     rows = [_HEAD] + [_row(run) for run in fleet.runs]
     widths = [max(len(row[i]) for row in rows) for i in range(len(_HEAD))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]

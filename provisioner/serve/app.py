@@ -26,7 +26,7 @@ from provisioner.serve.metrics import CONTENT_TYPE, Metrics
 from provisioner.serve.queue import GuardEvent, Job
 from provisioner.serve.signatures import SignatureError, verify_hubspot_v3, verify_standard
 from provisioner.serve.worker import Worker
-from provisioner.sync.events import Invalid, Rules
+from provisioner.sync.events import Invalid, Rules, check_portal_id
 
 log = logging.getLogger("provisioner.serve")
 COMMIT_TIMEOUT_S = 10.0
@@ -51,6 +51,7 @@ class Service:
     clock: object = time.time
     readiness: dict = field(default_factory=dict)
     check_writable: object = None  # () -> bool
+    many_portals: bool = False  # PostgreSQL: records go to the portal they (or the path) name
 
 
 def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
@@ -99,10 +100,12 @@ async def _events(request: Request, service: Service) -> Response:
     if service.worker.pending_deals >= service.max_queue or service.committer.backlog >= service.max_queue:
         return _error(429, "the queue is over its bound; retry later", {"Retry-After": "5"})
     path_portal = request.path_params.get("portal_id")
-    portal = service.portal_id
+    portal = None if service.many_portals else service.portal_id
     if path_portal is not None:
-        if portal is not None and path_portal != str(portal):
-            return _error(404, f"portal {path_portal} is not served here")
+        named, _reason = check_portal_id(path_portal)
+        if named is None or (portal is not None and named != portal):
+            return _error(404, f"portal {path_portal[:30]} is not served here")
+        portal = named
     try:
         records = read_body(body, service.rules, portal_id=portal)
     except BodyError as exc:
@@ -159,7 +162,7 @@ def _guard_events(items: list, portal_id: int | None) -> tuple[list[GuardEvent],
             occurred_ms=_whole(item.get("occurredAt")) or 0,
             property=name if kind == "change" and isinstance(name, str) else None,
             value=None if value is None else str(value), change_source=str(item.get("changeSource") or "")[:100],
-            source_id=str(item.get("sourceId") or "")[:100],
+            source_id=str(item.get("sourceId") or "")[:100], portal_id=_whole(portal) if portal is not None else None,
         ))
     return chosen, skipped
 
@@ -184,7 +187,7 @@ async def hubspot_webhooks(request: Request) -> Response:
         return _error(400, "the body is not JSON")
     if not isinstance(items, list):
         return _error(400, "the body must be a JSON array of events")
-    chosen, skipped = _guard_events(items, service.portal_id)
+    chosen, skipped = _guard_events(items, None if service.many_portals else service.portal_id)
     job = await _commit(service, Job(guard=chosen))
     if isinstance(job, Response):
         return job

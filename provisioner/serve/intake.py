@@ -96,9 +96,11 @@ def read_body(body: bytes, rules: Rules, *, portal_id: int | None = None) -> lis
             records.append(Record(index, f"h:deep:{index}", Invalid(index + 1, ("nested too deeply",), line[:1000])))
             continue
         if portal_id is not None and type(parsed) is not Invalid and isinstance(item, dict):
-            other = item.get("portal_id")
+            other = parsed.portal_id if type(parsed) is Snapshot else item.get("portal_id")
             if other is not None and str(other).strip() != str(portal_id):
                 parsed = Invalid(index + 1, (f"'portal_id' {other} is not the portal served here ({portal_id})",),
                                  line)
+            elif type(parsed) is Snapshot:
+                parsed.portal_id = portal_id  # the portal the path (or the service) names
         records.append(Record(index, record_key(item, line), parsed))
     return records

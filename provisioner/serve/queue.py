@@ -1,8 +1,8 @@
 """The durable queue under ``serve`` and ``sync worker``: the one place that touches the sync store.
 
 The queue is the sync store itself: a deal property is *pending* while its desired value differs
-from the value HubSpot last confirmed (no second queue to keep in step). This module adds, in the
-same SQLite file, the tables only the service needs:
+from the value HubSpot last confirmed (no second queue to keep in step). The service needs three
+tables of its own beside the store's (their statements, per dialect, in ``serve/tables.py``):
 - ``serve_seen``: dedup keys of deliveries (``webhook-id``), records (own id or hash) and HubSpot
   webhook events (``eventId``) with when they were first seen; expired after ``SEEN_TTL_S``
   (7 days, longer than any sender's retry schedule: Svix retries for about 3 days, HubSpot
@@ -11,12 +11,11 @@ same SQLite file, the tables only the service needs:
 - ``deals_gone``: deals HubSpot said were deleted; the worker no longer sends to them, and a new
   event for one is set aside as a dead letter (``deal_deleted``) instead of being accepted.
 
-Every write of a commit (intake, guard) happens in one transaction with ``synchronous=FULL``,
-so a request answered after ``commit`` returned is on disk.
+Every write of a commit (intake, guard) happens in one transaction (SQLite: ``synchronous=FULL``;
+PostgreSQL: a synchronous commit), so a request answered after ``commit`` returned is durable.
 
-The interface (``commit``, ``pending``, ``send``) is small on purpose: the PostgreSQL store of
-the next step implements the same three. Everything that reads or writes the store's tables stays
-in this one module (a little over the usual size) so that a change of the store is one change here.
+The same logic runs on both stores: a SQLite ``SyncStore`` with ``SqliteTables``, or one portal's
+``fleet.pgstore.PortalStore`` with ``PgTables`` (``fleet.pgserve`` opens those).
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from provisioner.serve.tables import GUARD_LOG_COLUMNS, SqliteTables
 from provisioner.sync.coalesce import coalesce
 from provisioner.sync.engine import PushReport, accept_into, send_pending
 from provisioner.sync.events import Invalid, Rules, Snapshot
@@ -35,20 +35,8 @@ from provisioner.sync.letters import event_line
 from provisioner.sync.store import NewDeadLetter, SyncStore
 
 SEEN_TTL_S = 7 * 24 * 3600
-_PRUNE_ROWS = 5000  # at most this many expired keys are dropped per commit
-_CHUNK = 500  # SQLite's variable limit is well above; keeps statements small
+_CHUNK = 500  # deals read per statement
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS serve_seen (key TEXT PRIMARY KEY, seen_at REAL NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS serve_seen_by_time ON serve_seen (seen_at);
-CREATE TABLE IF NOT EXISTS guard_edits (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, deal_id TEXT NOT NULL, property TEXT, value TEXT,
-    change_source TEXT, source_id TEXT, occurred_at TEXT, recorded_at TEXT NOT NULL, action TEXT NOT NULL,
-    recorded_s REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS guard_edits_by_value ON guard_edits (deal_id, property, recorded_s);
-CREATE TABLE IF NOT EXISTS deals_gone (deal_id TEXT PRIMARY KEY, occurred_at TEXT, recorded_at TEXT NOT NULL)
-    WITHOUT ROWID;
-"""
 
 
 def iso(seconds: float) -> str:
@@ -68,6 +56,7 @@ class GuardEvent:
     value: str | None = None
     change_source: str = ""
     source_id: str = ""
+    portal_id: int | None = None  # HubSpot's portalId (a PostgreSQL store routes the event to it)
 
 
 @dataclass
@@ -98,19 +87,19 @@ class GuardPolicy:
 
 
 class Queue:
-    """The queue over the SQLite sync store at ``path``. One instance per thread."""
+    """The queue over a sync store: a SQLite file's ``path``, or an open store with its ``tables``
+    (PostgreSQL: ``fleet.pgserve``). One instance per thread."""
 
-    def __init__(self, path: str, rules: Rules, *, clock=time.time) -> None:
-        self.store = SyncStore(path)
+    def __init__(self, path, rules: Rules, *, clock=time.time, tables=None) -> None:
+        self.store = SyncStore(path) if tables is None else path
+        self.tables = SqliteTables(self.store) if tables is None else tables
         self.rules = rules
         self._clock = clock
         self._fields = {prop: accord_field for accord_field, prop in rules.mapping.items()}
-        self._read = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._read.executescript(_SCHEMA)
         self._commits = 0
 
     def close(self) -> None:
-        self._read.close()
+        self.tables.close()
         self.store.close()
 
     # ---- intake and guard: one transaction for many requests --------------------------------------
@@ -124,8 +113,8 @@ class Queue:
             keys = [job.delivery_key for job in jobs if job.delivery_key is not None]
             keys += [record.key for job in jobs for record in job.records]
             keys += [event.key for job in jobs for event in job.guard]
-            taken = _known(db, keys)  # keys seen before, then also those of this commit
-            gone = _gone(db, {r.parsed.deal_id for job in jobs for r in job.records if type(r.parsed) is Snapshot})
+            taken = self.tables.known(db, keys)  # keys seen before, then also those of this commit
+            gone = self.tables.gone(db, {r.parsed.deal_id for job in jobs for r in job.records if type(r.parsed) is Snapshot})
             fresh: list[str] = []
             for job in jobs:
                 if job.delivery_key is not None:
@@ -158,23 +147,20 @@ class Queue:
             if snapshots:
                 outcome.pending_deals |= self._accept(db, snapshots)
             if letters:
-                SyncStore.add_dead_letters(db, letters)
+                self.store.add_dead_letters(db, letters)
             for job in jobs:
                 if not job.guard_results:
                     job.guard_results = [self._guard(db, event, policy, now, taken, fresh, outcome)
                                          for event in job.guard]
-            db.executemany("INSERT OR IGNORE INTO serve_seen VALUES (?, ?)", ((key, now) for key in fresh))
+            self.tables.mark_seen(db, fresh, now)
             self._commits += 1
             if self._commits % 100 == 1:
-                db.execute(
-                    "DELETE FROM serve_seen WHERE key IN (SELECT key FROM serve_seen WHERE seen_at < ? LIMIT ?)",
-                    (now - SEEN_TTL_S, _PRUNE_ROWS),
-                )
+                self.tables.prune_seen(db, now - SEEN_TTL_S)
         return outcome
 
     def _accept(self, db: sqlite3.Connection, snapshots: list[Snapshot]) -> set[str]:
         """Record the snapshots as ``sync push`` does (the ordering rule, per field); the deals now pending."""
-        accept_into(db, coalesce(snapshots))
+        accept_into(db, coalesce(snapshots), (), self.store)
         return set(self.store.pending_deals(only=sorted({s.deal_id for s in snapshots}), db=db))
 
     def _gone_letter(self, snap: Snapshot, deleted_at: str | None) -> NewDeadLetter:
@@ -195,16 +181,16 @@ class Queue:
         fresh.append(event.key)
         occurred = iso(event.occurred_ms / 1000.0)
         if event.kind == "deletion":
-            db.execute("INSERT OR REPLACE INTO deals_gone VALUES (?, ?, ?)", (event.deal_id, occurred, iso(now)))
-            SyncStore.park_deal(db, event.deal_id)  # no more sends to it
+            self.tables.mark_gone(db, event.deal_id, occurred, iso(now))
+            self.store.park_deal(db, event.deal_id)  # no more sends to it
             self._log_edit(db, event, occurred, now, "deleted")
             return "deleted"
         if event.property not in self.rules.properties:
             return "ignored"
-        if db.execute("SELECT 1 FROM deals_gone WHERE deal_id = ?", (event.deal_id,)).fetchone():
+        if self.tables.is_gone(db, event.deal_id):
             return "ignored"
         value = event.value or ""
-        register = SyncStore.register(db, event.deal_id, event.property)
+        register = self.store.register(db, event.deal_id, event.property)
         # What Accord wants is never a hand edit, even before the tool recorded HubSpot's answer.
         if (register is not None and value == register.value) or (policy.app_id and event.source_id == policy.app_id):
             return "echo"
@@ -214,30 +200,23 @@ class Queue:
             return "echo"
         if register.confirmed_at is not None and event.occurred_ms * 1000 < register.confirmed_at:
             return "stale"  # the tool wrote the property after this change: already overwritten
-        restored = db.execute(
-            "SELECT COUNT(*) FROM guard_edits WHERE deal_id = ? AND property = ? AND action = 'restored'"
-            " AND recorded_s > ?", (event.deal_id, event.property, now - 3600)).fetchone()[0]
+        restored = self.tables.restores_since(db, event.deal_id, event.property, now - 3600)
         if restored >= policy.restores_per_hour:
             self._log_edit(db, event, occurred, now, "reported")
             outcome.reported += 1
             return "reported"
         # HubSpot now holds the hand-written value: recording that makes the wanted value pending
         # again, and the worker writes it back through the same queue as every other value.
-        SyncStore.record_confirmed(db, [(event.deal_id, event.property, value)], at=event.occurred_ms * 1000)
+        self.store.record_confirmed(db, [(event.deal_id, event.property, value)], at=event.occurred_ms * 1000)
         self._log_edit(db, event, occurred, now, "restored")
         outcome.restores += 1
         outcome.pending_deals.add(event.deal_id)
         outcome.restored_deals.add(event.deal_id)
         return "restored"
 
-    @staticmethod
-    def _log_edit(db: sqlite3.Connection, event: GuardEvent, occurred: str, now: float, action: str) -> None:
-        db.execute(
-            "INSERT INTO guard_edits (deal_id, property, value, change_source, source_id, occurred_at, recorded_at,"
-            " action, recorded_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (event.deal_id, event.property, event.value, event.change_source, event.source_id, occurred, iso(now),
-             action, now),
-        )
+    def _log_edit(self, db, event: GuardEvent, occurred: str, now: float, action: str) -> None:
+        self.tables.log_edit(db, (event.deal_id, event.property, event.value, event.change_source, event.source_id,
+                                  occurred, iso(now), action, now))
 
     # ---- the worker's side ------------------------------------------------------------------------
     def pending_deal_ids(self, limit: int = 1_000_000) -> list[str]:
@@ -273,47 +252,21 @@ class Queue:
         return self.store.count_pending(values=True)
 
     def writable(self) -> bool:
-        """Whether a write could start now (takes the write lock and lets it go; writes nothing)."""
-        try:
-            self._read.execute("BEGIN IMMEDIATE")
-            self._read.execute("ROLLBACK")
-            return True
-        except sqlite3.Error:
-            return False
+        """Whether a write could start now (writes nothing)."""
+        return self.tables.writable()
 
 
 def guard_log(path: str) -> list[dict]:
-    """The guard's record of hand edits, oldest first (for ``sync guard-log``)."""
+    """The guard's record of hand edits of a SQLite store, oldest first (for ``sync guard-log``)."""
     with SyncStore(path) as store:  # a new file becomes a sync store first, as every command makes it
-        db = sqlite3.connect(str(store.path))
+        tables = SqliteTables(store)
         try:
-            db.executescript(_SCHEMA)
-            rows = db.execute(
-                "SELECT id, deal_id, property, value, change_source, source_id, occurred_at, recorded_at, action"
-                " FROM guard_edits ORDER BY id").fetchall()
+            return guard_log_rows(tables)
         finally:
-            db.close()
-    names = ("id", "deal_id", "property", "value", "change_source", "source_id", "occurred_at", "recorded_at",
-             "action")
-    return [dict(zip(names, row, strict=True)) for row in rows]
+            tables.close()
 
 
-def _gone(db: sqlite3.Connection, deals: set[str]) -> dict[str, str | None]:
-    """Which of ``deals`` HubSpot deleted, with when (one query a chunk)."""
-    found: dict[str, str | None] = {}
-    ordered = sorted(deals)
-    for start in range(0, len(ordered), _CHUNK):
-        chunk = ordered[start:start + _CHUNK]
-        found.update(db.execute(f"SELECT deal_id, occurred_at FROM deals_gone WHERE deal_id IN ({','.join('?' * len(chunk))})",
-                                chunk).fetchall())
-    return found
+def guard_log_rows(tables) -> list[dict]:
+    names = [name.strip() for name in GUARD_LOG_COLUMNS.split(",")]
+    return [dict(zip(names, row, strict=True)) for row in tables.guard_edits()]
 
-
-def _known(db: sqlite3.Connection, keys: list[str]) -> set[str]:
-    """Which of ``keys`` the store has seen (one query a chunk, not one a key)."""
-    found: set[str] = set()
-    for start in range(0, len(keys), _CHUNK):
-        chunk = keys[start:start + _CHUNK]
-        marks = ",".join("?" * len(chunk))
-        found.update(row[0] for row in db.execute(f"SELECT key FROM serve_seen WHERE key IN ({marks})", chunk))
-    return found

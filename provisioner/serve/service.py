@@ -83,12 +83,18 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def run_service(settings: ServeSettings, rules: Rules, store_path: str, client, *, webhook_keys: tuple[bytes, ...],
-                client_secret: bytes, announce: Callable[[str], None]) -> None:
-    """Serve until SIGTERM/SIGINT, then drain; returns normally (exit 0) after the drain."""
+                client_secret: bytes, announce: Callable[[str], None], fleet=None) -> None:
+    """Serve until SIGTERM/SIGINT, then drain; returns normally (exit 0) after the drain.
+
+    ``fleet``: on PostgreSQL, what replaces the SQLite queue and worker (``fleet.pgserve.FleetParts``).
+    """
     sock = bind(settings.host, settings.port)
     metrics = Metrics()
-    worker = Worker(lambda: Queue(store_path, rules), client, metrics, max_delay=settings.max_delay,
-                    rescan_s=settings.rescan_s)
+    if fleet is not None:
+        worker = fleet.worker
+    else:
+        worker = Worker(lambda: Queue(store_path, rules), client, metrics, max_delay=settings.max_delay,
+                        rescan_s=settings.rescan_s)
 
     def committed(outcome: CommitOutcome) -> None:
         if outcome.pending_deals:
@@ -97,8 +103,9 @@ def run_service(settings: ServeSettings, rules: Rules, store_path: str, client, 
             worker.notify(outcome.restored_deals, urgent=True)
 
     policy = GuardPolicy(app_id=settings.app_id, restores_per_hour=settings.restores_per_hour)
-    committer = Committer(lambda: Queue(store_path, rules), policy, committed)
-    checker = Queue(store_path, rules)  # readiness checks only
+    open_queue = fleet.open_queue if fleet is not None else (lambda: Queue(store_path, rules))
+    committer = Committer(open_queue, policy, committed)
+    checker = open_queue()  # readiness checks only
     check_lock = threading.Lock()
 
     def writable() -> bool:
@@ -107,7 +114,8 @@ def run_service(settings: ServeSettings, rules: Rules, store_path: str, client, 
 
     service = Service(rules=rules, committer=committer, worker=worker, metrics=metrics, webhook_keys=webhook_keys,
                       client_secret=client_secret, max_body=settings.max_body, max_queue=settings.max_queue,
-                      public_url=settings.public_url, check_writable=writable)
+                      public_url=settings.public_url, check_writable=writable,
+                      many_portals=fleet is not None)
     stopping = {"at": None}
 
     def on_signal() -> None:
@@ -122,8 +130,11 @@ def run_service(settings: ServeSettings, rules: Rules, store_path: str, client, 
     if not client_secret:
         log.warning("HUBSPOT_CLIENT_SECRET is not set: the guard (POST /hubspot/webhooks) refuses every request")
     try:
-        service.portal_id = client.get_account_details().portal_id
-        worker.portal_reachable = True
+        if fleet is not None:  # the default portal; each portal's client is checked when first claimed
+            service.portal_id = fleet.default_portal
+        else:
+            service.portal_id = client.get_account_details().portal_id
+            worker.portal_reachable = True
     except Exception as exc:  # noqa: BLE001 - the service still takes events; readyz says the portal is down
         worker.portal_reachable = False
         log.error("Cannot read the portal's account details yet: %s", exc)

@@ -18,7 +18,7 @@ the same rule against what it holds (``store.SyncStore.accept_rows``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from provisioner.sync.events import Ignored, Invalid, Rules, Snapshot, parse_line
@@ -137,13 +137,14 @@ class Chunk:
 
 
 def read_chunks(lines: Iterable[str], rules: Rules, chunk_events: int = CHUNK_EVENTS,
-                start: int = 1) -> Iterator[Chunk]:
+                start: int = 1, merger: Callable[[], Coalescer] = Coalescer) -> Iterator[Chunk]:
     """The input in chunks of about ``chunk_events`` lines, each coalesced as it is read.
 
     ``lines`` is consumed once, one line at a time; a run holds one chunk, never the whole input.
     Under the ordering rule, accepting the chunks one by one equals accepting the whole input.
+    ``merger`` makes each chunk's coalescer (the fleet's routes snapshots by portal).
     """
-    chunk = Chunk()
+    chunk = Chunk(merger())
     add = chunk.merged.add
     for line_no, line in enumerate(lines, start):
         result = parse_line(line_no, line, rules)
@@ -159,7 +160,7 @@ def read_chunks(lines: Iterable[str], rules: Rules, chunk_events: int = CHUNK_EV
             chunk.invalid.append(result)
         if chunk.read >= chunk_events:
             yield chunk
-            chunk = Chunk()
+            chunk = Chunk(merger())
             add = chunk.merged.add
     if chunk.read:
         yield chunk

@@ -64,11 +64,12 @@ def _input_letters(invalid: Iterable[Invalid]) -> list[NewDeadLetter]:
             for bad in invalid]
 
 
-def accept_into(db: sqlite3.Connection, merged: Coalescer, invalid: Sequence[Invalid] = ()) -> AcceptResult:
-    """``accept`` inside a transaction the caller holds."""
+def accept_into(db: sqlite3.Connection, merged: Coalescer, invalid: Sequence[Invalid] = (),
+                store=SyncStore) -> AcceptResult:
+    """``accept`` inside a transaction the caller holds (``store``: the store, or its class, that opened it)."""
     values = len(merged)
-    changed = SyncStore.accept_coalesced(db, merged)
-    SyncStore.add_dead_letters(db, _input_letters(invalid))
+    changed = store.accept_coalesced(db, merged)
+    store.add_dead_letters(db, _input_letters(invalid))
     return AcceptResult(merged.added, values, merged.superseded, changed, values - changed, len(invalid))
 
 
@@ -76,7 +77,7 @@ def accept(store: SyncStore, snapshots: Iterable[Snapshot], invalid: Sequence[In
     """Take checked snapshots (and set aside invalid records) in one transaction, durable on return."""
     merged = coalesce(snapshots)
     with store.transaction() as db:
-        return accept_into(db, merged, invalid)
+        return accept_into(db, merged, invalid, store)
 
 
 def send_pending(
@@ -205,7 +206,7 @@ def push(
         with store.trial() as db:
             with collector_paused():
                 for chunk in read_chunks(lines, rules, chunk_events):
-                    report.add_chunk(chunk, accept_into(db, chunk.merged, chunk.invalid))
+                    report.add_chunk(chunk, accept_into(db, chunk.merged, chunk.invalid, store))
                     collect_between(chunk.read, chunk_events)
             if full_resync:
                 store.forget_confirmed(db)
@@ -229,7 +230,7 @@ def accept_input(store: SyncStore, lines: Iterable[str], rules: Rules, report: P
     with collector_paused():
         for chunk in read_chunks(lines, rules, chunk_events):
             with store.transaction() as db:
-                report.add_chunk(chunk, accept_into(db, chunk.merged, chunk.invalid))
+                report.add_chunk(chunk, accept_into(db, chunk.merged, chunk.invalid, store))
             collect_between(chunk.read, chunk_events)
     if full_resync:
         with store.transaction() as db:

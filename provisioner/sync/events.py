@@ -55,6 +55,7 @@ class _Record(msgspec.Struct, forbid_unknown_fields=True):
     accord_id: str | int
     deal_id: str | int
     data: dict[str, str | int | float | None]
+    portal_id: int | str | None = None  # the portal the record is for (default: the store's own)
 
 
 _decode_record = msgspec.json.Decoder(_Record).decode
@@ -75,6 +76,7 @@ class Snapshot:
     accord_id: str
     deal_id: str
     values: Mapping[str, str]  # property name -> value as HubSpot stores it ("" clears)
+    portal_id: int | None = None  # the portal named by the record; None: the default portal
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,8 @@ class Rules:
     triggers: frozenset[str]
     number_properties: frozenset[str] = frozenset()
     max_length: Mapping[str, int] = field(default_factory=dict)
+    # A SQLite store holds one portal: a record naming another one is set aside (None: not checked).
+    portal_id: int | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> Rules:
@@ -185,7 +189,7 @@ def parse_line(line_no: int, line: bytes | str, rules: Rules) -> Snapshot | Igno
         if event not in rules.triggers:
             return Ignored(line_no, event[:MAX_EVENT_KEPT])
         return _checked(line_no, raw, event, record.occurred_at, record.accord_id, record.deal_id, record.data,
-                        rules, plain, True)
+                        rules, plain, True, record.portal_id)
     if not raw.strip():
         return None
     if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _depth(raw) > MAX_DEPTH:
@@ -214,7 +218,15 @@ def _read_untyped(line_no: int, raw: bytes, rules: Rules) -> Snapshot | Ignored 
     if event not in rules.triggers:
         return Ignored(line_no, event[:MAX_EVENT_KEPT])
     return _checked(line_no, raw, event, item.get("occurred_at"), item.get("accord_id"), item.get("deal_id"),
-                    item.get("data"), rules, False, False)
+                    item.get("data"), rules, False, False, item.get("portal_id"))
+
+
+def check_portal_id(value: object) -> tuple[int | None, str | None]:
+    """A record's ``portal_id``: a positive whole number (JSON number or digit string) PostgreSQL's BIGINT holds."""
+    text = value.strip() if type(value) is str else str(value) if type(value) is int else ""
+    if _DEAL_ID.fullmatch(text) is None or int(text) >= 2**63:
+        return None, f"'portal_id' must be a HubSpot portal id (a positive whole number), got {show(value)}"
+    return int(text), None
 
 
 def _depth(raw: bytes) -> int:
@@ -233,9 +245,15 @@ _BRACKETS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 def _checked(line_no: int, raw: bytes, event: str, occurred_at: object, accord_id: object, deal_id: object,
-             data: object, rules: Rules, plain: bool, typed: bool) -> Snapshot | Invalid:
+             data: object, rules: Rules, plain: bool, typed: bool, portal_id: object = None) -> Snapshot | Invalid:
     """The checks of a trigger event's record, the same whichever decoder read it (``typed``: msgspec's)."""
     reasons: list[str] = []
+    if portal_id is not None:
+        portal_id, reason = check_portal_id(portal_id)
+        if reason is None and rules.portal_id is not None and portal_id != rules.portal_id:
+            reason = f"'portal_id' {portal_id} is not this store's portal ({rules.portal_id}): a SQLite store holds one"
+        if reason is not None:
+            reasons.append(reason)
     accord_id, reason = check_accord_id(accord_id, plain)
     if reason is not None:
         reasons.append(reason)
@@ -283,4 +301,4 @@ def _checked(line_no: int, raw: bytes, event: str, occurred_at: object, accord_i
                 memo[value] = text
     if reasons:
         return Invalid(line_no, tuple(reasons), _kept(raw), accord_id, deal_id, at)
-    return Snapshot(line_no, event, at, accord_id, deal_id, values)
+    return Snapshot(line_no, event, at, accord_id, deal_id, values, portal_id)

@@ -92,7 +92,7 @@ def retry(
         for letter_id, snap in described:
             store.describe_letter(db, letter_id, snap.deal_id, snap.occurred_at, snap.values)
         store.unpark(db, deals)
-        accepted = accept_into(db, merged, invalid)
+        accepted = accept_into(db, merged, invalid, store)
         report.coalesced += accepted.superseded
         report.accepted += accepted.accepted
         report.stale += accepted.stale

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from provisioner import logs
 from provisioner.errors import PortalPaused, UsageError
@@ -218,3 +220,66 @@ def test_a_401_that_a_new_token_does_not_cure_is_the_answer(fleet, location):
         with pytest.raises(AuthError):
             client.get_account_details()
         assert fleet.token_requests[38] == 2  # one renewal, then the 401 stands
+
+
+def test_a_process_killed_while_refreshing_frees_the_portal(fleet, location):
+    import signal
+    import subprocess
+    import sys
+
+    with open_registry(location) as registry:
+        _oauth(registry, fleet, 39)
+    where = f"StoreLocation(url={location.url!r})" if location.is_postgres else f"StoreLocation(path={location.path!r})"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from provisioner.fleet.location import StoreLocation\n"
+        "from provisioner.fleet.registry import open_registry\n"
+        f"registry = open_registry({where})\n"
+        "with registry.locked(39):\n"
+        "    print('held', flush=True)\n"
+        "    time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=10)
+        with open_registry(location) as registry:
+            token = OAuthTokens(registry, 39, fleet.base_url)()
+        assert token.startswith("at-39-") and fleet.token_requests[39] == 1
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+
+
+@settings(max_examples=40, deadline=None)
+@given(ttl=st.integers(301, 7200), steps=st.lists(st.floats(0, 4000), min_size=1, max_size=12))
+def test_a_token_handed_out_always_has_the_margin_left_and_is_refreshed_only_then(tmp_path_factory, ttl, steps):
+    from cryptography.fernet import Fernet
+
+    from provisioner.fleet import credentials
+    from provisioner.fleet.location import StoreLocation
+    from provisioner.hubspot.oauth import TokenGrant
+
+    clock = Clock()
+    issued: list[float] = []  # when each token expires
+
+    def grant(base_url, **form):
+        issued.append(clock.now + ttl)
+        return TokenGrant(f"access-{len(issued)}", float(ttl), None)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(credentials, "refresh_access_token", grant)
+        patch.setenv("PROVISIONER_SECRET_KEY", Fernet.generate_key().decode())
+        patch.setenv("HUBSPOT_CLIENT_ID", "id")
+        patch.setenv("HUBSPOT_CLIENT_SECRET", "secret-value")
+        path = tmp_path_factory.mktemp("margin") / "sync.sqlite"
+        with open_registry(StoreLocation(path=str(path))) as registry:
+            registry.add(Portal(1, "", "starter", None, True, None), "refresh-1")
+            tokens = OAuthTokens(registry, 1, "http://127.0.0.1:9", clock=clock)
+            for step in steps:
+                clock.now += step
+                before = len(issued)
+                token = tokens()
+                expires = issued[int(token.split("-")[1]) - 1]
+                assert expires - clock.now > REFRESH_AHEAD_S  # never a token about to lapse
+                if len(issued) > before:  # refreshed: only because the one held had too little left
+                    assert before == 0 or issued[before - 1] - clock.now <= REFRESH_AHEAD_S

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 from cryptography.fernet import Fernet
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from provisioner.errors import UsageError
@@ -151,3 +151,57 @@ def test_exactly_one_way_to_authenticate():
 def test_two_adds_of_one_id_at_once_make_one_row_and_one_refusal(location):
     outcomes = at_once(location, 4, lambda registry: registry.add(_token_portal(12)))
     assert sorted(map(str, outcomes)) == ["None"] + ["portal 12 is already registered"] * 3
+
+
+OPS = st.lists(st.tuples(st.sampled_from(["add", "remove", "pause", "resume"]), st.integers(1, 4)), max_size=25)
+
+
+@settings(max_examples=40, deadline=None)
+@given(OPS)
+def test_any_sequence_of_commands_keeps_the_registry_true_to_a_model(tmp_path_factory, ops):
+    from provisioner.fleet.location import StoreLocation
+
+    path = tmp_path_factory.mktemp("model") / "sync.sqlite"
+    model: dict[int, str | None] = {}
+    with open_registry(StoreLocation(path=str(path))) as registry:
+        for op, portal_id in ops:
+            known = portal_id in model
+            try:
+                if op == "add":
+                    registry.add(_token_portal(portal_id))
+                    model[portal_id] = None
+                elif op == "remove":
+                    registry.remove(portal_id)
+                    del model[portal_id]
+                elif op == "pause":
+                    registry.pause(portal_id, f"reason {portal_id}")
+                    model[portal_id] = f"reason {portal_id}"
+                else:
+                    registry.resume(portal_id)
+                    model[portal_id] = None
+                assert known != (op == "add")
+            except UsageError:
+                assert known == (op == "add")  # refused exactly when the model says so
+            assert {p.portal_id: p.paused for p in registry.list()} == model
+
+
+def test_the_portal_name_is_printable_and_bounded():
+    for name in ("a\nb", "x\x1b[31m", "n" * 201):
+        with pytest.raises(UsageError, match="printable"):
+            check_portal(Portal(1, name, "starter", "VAR", False, None))
+
+
+def test_a_row_held_too_long_ends_the_wait_on_postgresql(pg_url, monkeypatch):
+    from provisioner.fleet import registry as registry_module
+    from provisioner.fleet.location import StoreLocation
+    from provisioner.fleet.registry import RegistryError
+
+    monkeypatch.setattr(registry_module, "LOCK_TIMEOUT_S", 1)
+    location = StoreLocation(url=pg_url)
+    with open_registry(location) as holder, open_registry(location) as waiter:
+        holder.add(_oauth_portal(5), REFRESH)
+        with holder.locked(5):
+            with pytest.raises(RegistryError, match="LockNotAvailable"), waiter.locked(5):
+                pass
+        with waiter.locked(5) as sealed:  # free again once the holder is done
+            assert sealed.refresh_token

@@ -1,16 +1,14 @@
-"""Intake bodies (shapes, hostile input, dedup keys) and the queue's commit and guard rules, in-process."""
+"""Intake bodies (shapes, hostile input, dedup keys), in-process (the queue's commit and guard rules: tests/store)."""
 
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from provisioner.serve.intake import BodyError, read_body
-from provisioner.serve.queue import SEEN_TTL_S, GuardEvent, GuardPolicy, Job, Queue, guard_log
 from provisioner.sync.events import Invalid, Rules, Snapshot
 from tests.sync.conftest import event, make_config
 
@@ -77,96 +75,6 @@ def test_no_body_ever_raises_anything_but_a_body_error(body):
         read_body(body, RULES)
     except BodyError:
         pass
-
-
-# ---- the queue ------------------------------------------------------------------------------------
-@pytest.fixture
-def queue(tmp_path):
-    opened = Queue(str(tmp_path / "sync.sqlite"), RULES)
-    yield opened
-    opened.close()
-
-
-def _job(*lines: str, delivery: str | None = None) -> Job:
-    return Job(delivery_key=delivery, records=read_body("\n".join(lines).encode(), RULES))
-
-
-def test_one_commit_serves_many_requests_and_dedups_across_them(queue):
-    jobs = [_job(event("101", STATUS="At Risk"), delivery="w:1"), _job(event("101", STATUS="At Risk")),
-            _job(event("102"), delivery="w:1"), _job('{"event": "step_updated"}')]
-    outcome = queue.commit(jobs)
-    assert [job.results for job in jobs] == [["accepted"], ["duplicate"], ["duplicate"], ["invalid"]]
-    assert outcome.pending_deals == {"101"}
-    assert [deal for deal, _values in queue.pending(["101", "102"])] == ["101"]
-    assert len(queue.store.dead_letters()) == 1
-
-
-def test_seen_keys_expire_after_the_ttl(tmp_path):
-    clock = [1_000_000.0]
-    queue = Queue(str(tmp_path / "s.sqlite"), RULES, clock=lambda: clock[0])
-    try:
-        queue.commit([_job(event("101"), delivery="w:a")])
-        clock[0] += SEEN_TTL_S + 1
-        for _ in range(100):  # expiry runs every 100 commits
-            queue.commit([])
-        again = _job(event("101"), delivery="w:a")
-        queue.commit([again])
-        assert again.results == ["accepted"]
-    finally:
-        queue.close()
-
-
-def _confirm(queue: Queue, deal: str, prop: str, value: str) -> None:
-    with queue.store.transaction() as db:
-        queue.store.record_confirmed(db, [(deal, prop, value)])
-
-
-def _change(deal: str, value: str, n: int, source: str = "userId:5", at_ms: int | None = None) -> GuardEvent:
-    return GuardEvent(key=f"h:{n}", kind="change", deal_id=deal, property="accord_status", value=value,
-                      occurred_ms=at_ms if at_ms is not None else int(time.time() * 1000) + 1000,
-                      change_source="CRM_UI", source_id=source)
-
-
-def test_guard_restores_echoes_bounds_and_deletions(queue):
-    queue.commit([_job(event("101", STATUS="On Track"))])
-    _confirm(queue, "101", "accord_status", "On Track")
-    policy = GuardPolicy(app_id="777", restores_per_hour=2)
-    results = []
-    for n, (value, source) in enumerate([("On Track", "777"), ("Stalled", "userId:5"), ("Stalled", "777"),
-                                         ("At Risk", "userId:5")]):
-        job = Job(guard=[_change("101", value, n, source)])
-        queue.commit([job], policy)
-        results.append(job.guard_results[0])
-        _confirm(queue, "101", "accord_status", "On Track")  # the worker's restore landed
-    assert results == ["echo", "restored", "echo", "restored"]
-    third = Job(guard=[_change("101", "Not Started", 9)])
-    queue.commit([third], policy)
-    assert third.guard_results == ["reported"]
-    repeat = Job(guard=[_change("101", "Not Started", 9)])
-    queue.commit([repeat], policy)
-    assert repeat.guard_results == ["duplicate"]
-    stale = Job(guard=[_change("101", "Stalled", 10, at_ms=0)])
-    queue.commit([stale], policy)
-    assert stale.guard_results == ["stale"]
-    gone = Job(guard=[GuardEvent(key="h:11", kind="deletion", deal_id="101", occurred_ms=1)])
-    queue.commit([gone], policy)
-    assert gone.guard_results == ["deleted"]
-    assert queue.pending(["101"]) == []
-    assert [e["action"] for e in guard_log(str(queue.store.path))] == ["restored", "restored", "reported", "deleted"]
-    later = _job(event("101", at="2026-11-28T10:00:00Z", STATUS="At Risk"), event("102", STATUS="At Risk"))
-    outcome = queue.commit([later], policy)
-    assert later.results == ["deal_deleted", "accepted"]  # a deleted deal's new value is never accepted
-    assert outcome.pending_deals == {"102"} and queue.pending(["101"]) == []
-    letters = queue.store.dead_letters()
-    assert [(letter.deal_id, letter.origin) for letter in letters] == [("101", "hubspot")]
-    assert letters[0].reason.startswith("deal 101 was deleted in HubSpot (deal.deletion at 1970-01-01T00:00:00.001")
-
-
-def test_guard_ignores_properties_it_does_not_manage_and_deals_it_never_wrote(queue):
-    job = Job(guard=[GuardEvent("h:1", "change", "555", 1, "dealname", "x"),
-                     GuardEvent("h:2", "change", "555", 1, "accord_status", "x")])
-    queue.commit([job])
-    assert job.guard_results == ["ignored", "ignored"]
 
 
 def test_a_deeply_nested_record_is_invalid_and_the_others_go_through():
