@@ -1,8 +1,8 @@
 """Value-sync benchmark: the whole `sync push` process, this code and an older one side by side.
 
-    python benchmarks/bench_sync.py [--rows rate,small,big] [--old /work/wt/old-sync]
+    python benchmarks/bench_sync.py [--rows rate,small,big] [--old /work/wt/old-sync] [--old-schema 2]
                                     [--big-deals 1000000] [--big-events 2000000] [--old-big]
-                                    [--out benchmarks/results/sync.md]
+                                    [--profile DIR] [--out benchmarks/results/sync.md]
 
 Every push runs as `python -m provisioner sync push` in a child process, measured from its start to
 its exit by a small intermediate process (wall clock, CPU = user + system, peak RSS by wait4 of
@@ -20,7 +20,9 @@ Rows:
   (documented and honest): the emulator's deals are created in its memory with the baseline
   values, and the store is written with SQL as a push of those baseline events leaves it (values
   parsed by the tool's own parser; each value confirmed). The older code's store gets its own
-  schema's rows the same way. ``--old-big`` also runs the older code's 2M-event push (minutes).
+  schema's rows the same way (``--old-schema``: 2, one row per deal and property, or 1 for code
+  older than that). ``--old-big`` also runs the older code's 2M-event push (minutes).
+``--profile DIR`` runs each push under cProfile (stats in DIR; its figures are then not comparable).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from provisioner.sync.events import Ignored, Invalid, Rules, Snapshot, parse_lin
 
 # Events read before their winners are handed to the store: bounds a run's memory (a chunk of the
 # benchmark's events holds about 1 KB an event; 2,000,000 events onto 1,000,000 deals peaked near
-# 600 MB in all, see benchmarks/results/sync.md). Larger chunks write each page of a large store
+# 690 MB in all, see benchmarks/results/sync.md). Larger chunks write each page of a large store
 # fewer times (at 1,000,000 deals every chunk touches most of the table's pages) and commit less often.
 CHUNK_EVENTS = 400_000
 
