@@ -131,3 +131,9 @@ def test_retry_on_postgresql_sends_by_claiming_and_counts_a_letter_again(tmp_pat
     with PgDatabase(pg_url) as database:
         [again] = database.portal(PORTAL).dead_letters()
     assert (again.id, again.seen, again.resolved_at) == (letter.id, 2, None)
+
+
+def test_serve_without_a_worker_needs_a_postgresql_store(portal, capsys, monkeypatch):
+    monkeypatch.setenv("PROVISIONER_WEBHOOK_SECRET", "a-test-key")
+    code, _, err = run_cli(capsys, "serve", "--port", "0", "--no-worker")
+    assert code == 1 and "--no-worker needs a PostgreSQL store" in err and "Traceback" not in err
