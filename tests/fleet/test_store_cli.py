@@ -137,3 +137,16 @@ def test_serve_without_a_worker_needs_a_postgresql_store(portal, capsys, monkeyp
     monkeypatch.setenv("PROVISIONER_WEBHOOK_SECRET", "a-test-key")
     code, _, err = run_cli(capsys, "serve", "--port", "0", "--no-worker")
     assert code == 1 and "--no-worker needs a PostgreSQL store" in err and "Traceback" not in err
+
+
+def test_a_full_resync_on_postgresql_sends_every_value_again(tmp_path, portal, capsys, pg_url, monkeypatch):
+    _client, deals = portal
+    monkeypatch.setenv("PROVISIONER_STORE_URL", pg_url)
+    source = tmp_path / "events.jsonl"
+    source.write_text("\n".join(event(deal_id=deal) for deal in deals) + "\n")
+    code, out, _ = run_cli(capsys, "sync", "push", "--source", str(source))
+    assert code == 0 and "deals written 3 of 3" in out
+    code, out, _ = run_cli(capsys, "sync", "push", "--source", str(source))
+    assert code == 0 and "deals written 0 of 0" in out and "requests 0" in out  # nothing new: nothing sent
+    code, out, _ = run_cli(capsys, "sync", "push", "--source", str(source), "--full-resync")
+    assert code == 0 and "deals written 3 of 3" in out
