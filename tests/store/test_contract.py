@@ -138,12 +138,14 @@ def test_dead_letters_are_counted_not_copied_and_resolved_when_delivered(store):
     assert store.dead_letters([letter_id])[0].resolved_at is None
 
 
-def test_a_dead_letter_keeps_any_text_it_was_given(store):
+def test_a_dead_letter_keeps_any_text_it_was_given(store, backend):
     odd = NewDeadLetter("input", "control character", "{\"a\":\"\x00\"} é")
     with store.transaction() as db:
         store.add_dead_letters(db, [odd, odd])
     [letter] = store.dead_letters()
-    assert letter.seen == 2 and letter.line.startswith('{"a":"') and "é" in letter.line
+    assert letter.seen == 2
+    # PostgreSQL's texts hold no NUL: it is written \x00 there.
+    assert letter.line == ('{"a":"\x00"} é' if backend == "sqlite" else '{"a":"\\x00"} é')
 
 
 def test_a_trial_leaves_nothing_behind(store):
