@@ -46,11 +46,14 @@ from provisioner.emulator.state import Deal  # noqa: E402
 from provisioner.hubspot.client import HubSpotClient  # noqa: E402
 from provisioner.sync.events import Rules, parse_line  # noqa: E402
 from provisioner.sync.instant import format_instant  # noqa: E402
+from provisioner.sync.migrate import V2_REGISTERS  # noqa: E402
+from provisioner.sync.packed import PropertyIds, pack  # noqa: E402
 from provisioner.sync.store import SyncStore  # noqa: E402
 
 STATUSES = ["Not Started", "On Track", "At Risk", "Stalled"]
 STAGES = ["Discovery", "Evaluation", "Proposal", "Negotiation", "Closing"]
 CEILING = 1900.0
+PROFILE_DIR: Path | None = None
 T0 = 1_790_000_000  # seconds: the baseline events' time; later events are minutes after it
 
 # Runs argv[3:] and writes "exit code, wall seconds, CPU seconds, peak RSS in KiB" of it to argv[1].
@@ -113,9 +116,12 @@ def run_push(config: Path, source: Path, base_url: str, tier: str, old: Path | N
     if old is not None:
         env["PYTHONPATH"] = str(old)
     usage, out_path, err_path = (source.with_suffix(s) for s in (".usage", ".out", ".err"))
+    profile = []
+    if PROFILE_DIR is not None:  # --profile: the push under cProfile (its figures are then not comparable)
+        profile = ["-m", "cProfile", "-o", str(PROFILE_DIR / f"{config.parent.name}-{source.stem}.prof")]
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        subprocess.run([sys.executable, "-c", _MEASURE, str(usage), str(config.parent), sys.executable, "-m",
-                        "provisioner", "sync", "push", "-f", str(config), "--source", str(source), "--tier", tier,
+        subprocess.run([sys.executable, "-c", _MEASURE, str(usage), str(config.parent), sys.executable, *profile,
+                        "-m", "provisioner", "sync", "push", "-f", str(config), "--source", str(source), "--tier", tier,
                         "--format", "json"], stdout=out, stderr=err, env=env, check=False)
     code, wall, cpu, rss = usage.read_text().split()
     if int(code) not in (0, 1):
@@ -151,42 +157,62 @@ def seed_deals(emulator: Emulator, count: int, base: dict[str, dict] | None = No
     return ids
 
 
-def seed_store(path: Path, deal_ids: list[str], base: dict[str, dict], rules: Rules, old: bool) -> None:
-    """The store a push of the baseline events leaves, every value confirmed, written with SQL."""
-    if not old:
+_V1_SCHEMA = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "INSERT INTO meta VALUES ('schema_version', '1');"
+    "CREATE TABLE confirmed (deal_id TEXT NOT NULL, property TEXT NOT NULL, value TEXT NOT NULL,"
+    " confirmed_at TEXT NOT NULL, PRIMARY KEY (deal_id, property)) WITHOUT ROWID;"
+    "CREATE TABLE desired (deal_id TEXT NOT NULL, property TEXT NOT NULL, value TEXT NOT NULL,"
+    " occurred_at TEXT NOT NULL, accord_id TEXT NOT NULL, event TEXT NOT NULL,"
+    " PRIMARY KEY (deal_id, property)) WITHOUT ROWID;"
+    "CREATE TABLE watermarks (accord_id TEXT NOT NULL, deal_id TEXT NOT NULL, occurred_at TEXT NOT NULL,"
+    " PRIMARY KEY (accord_id, deal_id)) WITHOUT ROWID;"
+    "CREATE TABLE dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL,"
+    " origin TEXT NOT NULL, accord_id TEXT, deal_id TEXT, occurred_at TEXT, reason TEXT NOT NULL,"
+    " line TEXT NOT NULL);"
+)
+_V2_SCHEMA = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "INSERT INTO meta VALUES ('schema_version', '2');"
+    f"{V2_REGISTERS};"
+    "CREATE INDEX pending ON registers (deal_id) WHERE parked = 0 AND confirmed IS NOT value;"
+)
+
+
+def seed_store(path: Path, deal_ids: list[str], base: dict[str, dict], rules: Rules, schema: int) -> None:
+    """The store a push of the baseline events leaves, every value confirmed, written with SQL in
+    the given schema version (3: this code's; 2 or 1: an older code's, which adds what else it needs)."""
+    if schema == 3:
         SyncStore(path).close()  # the current schema
     db = sqlite3.connect(str(path), isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
-    if old:
-        db.executescript(
-            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-            "INSERT INTO meta VALUES ('schema_version', '1');"
-            "CREATE TABLE confirmed (deal_id TEXT NOT NULL, property TEXT NOT NULL, value TEXT NOT NULL,"
-            " confirmed_at TEXT NOT NULL, PRIMARY KEY (deal_id, property)) WITHOUT ROWID;"
-            "CREATE TABLE desired (deal_id TEXT NOT NULL, property TEXT NOT NULL, value TEXT NOT NULL,"
-            " occurred_at TEXT NOT NULL, accord_id TEXT NOT NULL, event TEXT NOT NULL,"
-            " PRIMARY KEY (deal_id, property)) WITHOUT ROWID;"
-            "CREATE TABLE watermarks (accord_id TEXT NOT NULL, deal_id TEXT NOT NULL, occurred_at TEXT NOT NULL,"
-            " PRIMARY KEY (accord_id, deal_id)) WITHOUT ROWID;"
-            "CREATE TABLE dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL,"
-            " origin TEXT NOT NULL, accord_id TEXT, deal_id TEXT, occurred_at TEXT, reason TEXT NOT NULL,"
-            " line TEXT NOT NULL);")
+    if schema < 3:
+        db.executescript(_V1_SCHEMA if schema == 1 else _V2_SCHEMA)
     db.execute("BEGIN")
+    ids = PropertyIds(db) if schema == 3 else None
     for start in range(0, len(deal_ids), 50_000):
         rows = []
+        packed = []
         for deal_id in deal_ids[start:start + 50_000]:
             snap = parse_line(0, line(deal_id, 0, base[deal_id]), rules)
-            rows.extend((deal_id, prop, value, snap.occurred_at) for prop, value in sorted(snap.values.items()))
-        if old:
+            at = snap.occurred_at
+            rows.extend((deal_id, prop, value, at) for prop, value in sorted(snap.values.items()))
+            if ids is not None:
+                blob, pending, synced = pack({prop: [value, at, f"acc_{deal_id}", "step_updated", value, 0, at]
+                                              for prop, value in sorted(snap.values.items())}, ids)
+                packed.append((deal_id, pending, synced, blob))
+        if schema == 1:
             at = format_instant(T0 * 1_000_000)
             db.executemany("INSERT INTO desired VALUES (?, ?, ?, ?, 'acc_' || ?1, 'step_updated')",
                            [(d, p, v, at) for d, p, v, _ in rows])
             db.executemany("INSERT INTO confirmed VALUES (?, ?, ?, ?)", [(d, p, v, at) for d, p, v, _ in rows])
             db.executemany("INSERT INTO watermarks VALUES ('acc_' || ?1, ?1, ?2)",
                            [(d, at) for d in deal_ids[start:start + 50_000]])
-        else:
+        elif schema == 2:
             db.executemany("INSERT INTO registers VALUES (?1, ?2, ?3, ?4, 'acc_' || ?1, 'step_updated', ?3, 0, ?4)",
                            rows)
+        else:
+            db.executemany("INSERT INTO deals VALUES (?, ?, ?, ?)", packed)
     db.execute("COMMIT")
     db.close()
 
@@ -270,7 +296,7 @@ class Bench:
                 ids = [str(emulator.portal.next_deal_id + i) for i in range(deals)]
                 base = {d: snapshot(rng, d) for d in ids}
                 assert seed_deals(emulator, deals, base, rules) == ids
-                seed_store(config.parent / "sync.sqlite", ids, base, rules, old=old is not None)
+                seed_store(config.parent / "sync.sqlite", ids, base, rules, 3 if old is None else self.args.old_schema)
                 seeded = time.monotonic() - started
                 small = config.parent / "small.jsonl"
                 sample = rng.sample(ids, 1000)
@@ -308,8 +334,15 @@ def main() -> None:
     parser.add_argument("--big-deals", type=int, default=1_000_000)
     parser.add_argument("--big-events", type=int, default=2_000_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--old-schema", type=int, choices=(1, 2), default=2,
+                        help="the store schema the older code reads (its 1M-deal store is seeded in it)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "sync.md"))
+    parser.add_argument("--profile", default=None, help="a folder: run each push under cProfile, its stats there")
     args = parser.parse_args()
+    if args.profile:
+        global PROFILE_DIR
+        PROFILE_DIR = Path(args.profile).resolve()
+        PROFILE_DIR.mkdir(parents=True, exist_ok=True)
     bench = Bench(args)
     for row in args.rows.split(","):
         getattr(bench, row)()

@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 
 from provisioner.errors import ProvisionerError, UsageError
 from provisioner.serve.signatures import parse_keys, sign_standard
+from provisioner.sync.packed import CONFIRMED
+from provisioner.sync.store import read_registers
 
 WEBHOOK_SECRET_VARIABLE = "PROVISIONER_WEBHOOK_SECRET"
 INTAKE_PATH = "/v1/events"
@@ -106,14 +108,14 @@ def has_confirmed(store_path: str, deal_id: str, values: dict[str, str]) -> bool
     """Whether the service's store holds HubSpot's confirmation of every value (read-only)."""
     try:
         with sqlite3.connect(f"file:{store_path}?mode=ro", uri=True, timeout=5) as db:
-            rows = dict(db.execute("SELECT property, confirmed FROM registers WHERE deal_id = ?", (deal_id,)))
+            held = read_registers(db, [deal_id]).get(deal_id, {})
     except sqlite3.Error:
         return False
-    return all(rows.get(prop) == value for prop, value in values.items())
+    return all(prop in held and held[prop][CONFIRMED] == value for prop, value in values.items())
 
 
 # Tables of the sync store (and the service's own) whose rows belong to one deal.
-_DEAL_TABLES = ("registers", "dead_letters", "guard_edits", "deals_gone")
+_DEAL_TABLES = ("deals", "dead_letters", "guard_edits", "deals_gone")
 
 
 def read_deal_rows(store_path: str, deal_id: str) -> dict[str, list[tuple]]:

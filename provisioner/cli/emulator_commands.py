@@ -34,7 +34,8 @@ def emulator_group() -> None:
               help="Accept only this bearer token (default: any non-empty token).")
 @click.option("--scopes", default=None,
               help="Comma-separated scopes granted to the token (default: all); others answer 403 MISSING_SCOPES.")
-@click.option("--portal-id", default=12345678, show_default=True, type=int, help="portalId of account details.")
+@click.option("--portal-id", default=12345678, show_default=True, type=int,
+              help="The default portal's id (portals added through /__emulator__/portals have their own).")
 @click.option("--account-type", default="STANDARD", show_default=True,
               type=click.Choice(["STANDARD", "SANDBOX", "DEVELOPER_TEST", "APP_DEVELOPER"]),
               help="accountType of account details.")
@@ -113,19 +114,18 @@ def serve(host, port, state_file, request_log, token, scopes, portal_id, account
         raise UsageError(f"fault settings: {exc}") from None
     except (StateFileError, OSError) as exc:
         raise UsageError(f"--state/--request-log: {exc}") from None
-    webhooks = None
+    senders = []
     if webhook_url:
-        from provisioner.emulator.webhooks import WebhookSender
+        from provisioner.emulator.webhooks import attach_to_every_portal
 
         if not client_secret:
             emulator.close()
             raise UsageError("--webhook-url needs --client-secret (the secret that signs the webhooks)")
         try:
-            webhooks = WebhookSender(webhook_url, client_secret, app_id=app_id, portal_id=portal_id)
+            senders = attach_to_every_portal(emulator, webhook_url, client_secret, app_id=app_id)
         except ValueError as exc:
             emulator.close()
             raise UsageError(f"--webhook-url: {exc}") from None
-        webhooks.attach(emulator)
     try:
         server = make_emulator_server(emulator, host, port)
     except OSError as exc:
@@ -146,8 +146,8 @@ def serve(host, port, state_file, request_log, token, scopes, portal_id, account
     finally:
         server.shutdown()
         server.server_close()
-        if webhooks is not None:
-            webhooks.close()
+        for sender in senders:
+            sender.close()
         emulator.close()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qs, unquote
 
+from provisioner.emulator.persist import StateFileError
 from provisioner.emulator.registry import PortalConflict
 from provisioner.emulator.state import ACCESS_LEVELS, Portal
 
@@ -67,6 +68,8 @@ def handle(emulator, method: str, path: str, body: bytes, environ) -> tuple[int,
         status, answer = 400, {"status": "error", "message": str(exc)}
     except KeyError as exc:
         status, answer = 404, {"status": "error", "message": f"no active deal property named {exc.args[0]!r}"}
+    except (OSError, StateFileError) as exc:  # a portal's state file could not be opened or written
+        status, answer = 500, {"status": "error", "message": f"the state file: {exc}"}
     return status, answer, {}
 
 

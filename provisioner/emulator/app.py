@@ -51,6 +51,7 @@ class Emulator(Portals):
         if self.settings.request_log:
             self._log = open(self.settings.request_log, "a", encoding="utf-8")  # noqa: SIM115 - lives with the app
         self.tokens = TokenBook(wall)
+        self.portal_hooks: list[Callable[[Tenant], None]] = []
         self.default = Tenant(self.settings, clock=clock, wall=wall, state_file=self.settings.state_file)
         self.tenants: dict[int, Tenant] = {self.default.portal_id: self.default}
         self.registry: PortalRegistry | None = None
@@ -73,9 +74,6 @@ class Emulator(Portals):
     @webhooks.setter
     def webhooks(self, sender) -> None:
         self.default.webhooks = sender
-
-    def _persist(self) -> None:
-        self.default.persist()
 
     # ---- the WSGI application ------------------------------------------------------------------------
     def app(self, environ, start_response):
@@ -150,7 +148,7 @@ class Emulator(Portals):
         return self.default, None
 
     def _owner(self, token: str | None) -> Tenant:
-        portal_id = self.tokens.private.get(digest(token)) if token else None
+        portal_id = self.tokens.owner(token)[0] if token else None
         return self.tenants.get(portal_id, self.default) if portal_id is not None else self.default
 
     def _answer_token(self, tenant: Tenant, environ, method: str, body: bytes, fault: str):
@@ -169,7 +167,7 @@ class Emulator(Portals):
             ttl = self.settings.access_token_ttl_s
             access, sha, expires = self.tokens.issue(tenant.portal_id, ttl)
             if self.registry is not None:
-                self.registry.save_access_token(sha, tenant.portal_id, expires)
+                self.registry.save_access_token(sha, tenant.portal_id, expires, self._wall())
             status, answer = 200, oauth.token_answer(access, refresh, ttl, tenant.portal_id,
                                                      tenant.settings.granted_scopes())
         except HubSpotError as exc:

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
+from provisioner.emulator.registry import FORGET_AFTER_S
 from provisioner.emulator.wire import HubSpotError, error, iso
 
 OAUTH_TOKEN = "/oauth/v1/token"
@@ -77,7 +78,7 @@ class TokenBook:
         sha, expires = digest(token), self._wall() + ttl_s
         with self._lock:
             if len(self.access) >= MAX_ISSUED:
-                horizon = self._wall() - 86400
+                horizon = self._wall() - FORGET_AFTER_S
                 self.access = {k: v for k, v in self.access.items() if v[1] > horizon}
             self.access[sha] = (portal_id, expires)
         return token, sha, expires

@@ -3,7 +3,8 @@
 The ``Emulator`` keeps ``tenants`` (portal id -> ``Tenant``, the default one first), ``tokens``
 (a ``TokenBook``), ``registry`` (the state file's ``portals`` table, or None) and ``settings``;
 this mixin adds and restores portals in them. Adding takes ``_add_lock``; finding takes no lock
-(a dict read), so a request never waits for a portal being added.
+(a dict read), so a request never waits for a portal being added. ``portal_hooks`` are called
+with each portal added (the webhooks attach a sender to it).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from provisioner.emulator.oauth import digest
-from provisioner.emulator.registry import PortalConflict, PortalRegistry, check_new_portal
+from provisioner.emulator.registry import FORGET_AFTER_S, PortalConflict, PortalRegistry, check_new_portal
 from provisioner.emulator.tenant import Tenant
 
 
@@ -63,6 +64,8 @@ class Portals:
         if row["refresh_sha"] and not tenant.revoked:
             self.tokens.refresh[row["refresh_sha"]] = tenant.portal_id
         self.tenants[tenant.portal_id] = tenant
+        for hook in self.portal_hooks:
+            hook(tenant)
         return tenant
 
     def _restore(self, registry: PortalRegistry) -> None:
@@ -71,7 +74,7 @@ class Portals:
                 self._open_tenant(row)
         now = self._wall()
         for sha, portal_id, expires in registry.access_tokens():
-            if portal_id in self.tenants and expires > now - 86400:
+            if portal_id in self.tenants and expires > now - FORGET_AFTER_S:
                 self.tokens.access[sha] = (portal_id, expires)
 
     def revoke(self, portal_id: int) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 TIER_BURST = {"starter": 100, "professional": 190, "enterprise": 190, "increase": 250}
 MAX_TOKEN = 512  # HubSpot asks clients to allow tokens up to 512 characters
 MAX_PORTAL_ID = 2**53 - 1
+FORGET_AFTER_S = 86400.0  # an access token expired this long ago is no longer kept
 FIELDS = ("portal_id", "token", "refresh_token", "burst_limit", "daily_limit", "tier")
 
 SCHEMA = """
@@ -79,7 +80,7 @@ def check_new_portal(data, default_burst: int | None, default_daily: int | None)
     if isinstance(portal_id, bool) or not isinstance(portal_id, int) or not 1 <= portal_id <= MAX_PORTAL_ID:
         problems.append(f"portal_id: must be a whole number from 1 to {MAX_PORTAL_ID}; got {json.dumps(portal_id)}")
     token, refresh = _token(data, "token", problems), _token(data, "refresh_token", problems)
-    if ("token" in data) == ("refresh_token" in data):
+    if (data.get("token") is None) == (data.get("refresh_token") is None):  # null counts as not given
         problems.append("token / refresh_token: give exactly one (a private-app token, or an OAuth refresh token)")
     tier = data.get("tier")
     if tier is not None and (not isinstance(tier, str) or tier not in TIER_BURST):
@@ -115,8 +116,10 @@ class PortalRegistry:
                             "WHERE portal_id = ?), (SELECT COUNT(*) FROM portals)), ?)",
                             (spec["portal_id"], spec["portal_id"], json.dumps(spec)))
 
-    def save_access_token(self, sha: str, portal_id: int, expires: float) -> None:
+    def save_access_token(self, sha: str, portal_id: int, expires: float, now: float) -> None:
+        """Keep an issued token's digest; tokens expired for a day are forgotten (then unknown, as any other)."""
         with self._lock:
+            self.db.execute("DELETE FROM access_tokens WHERE expires < ?", (now - FORGET_AFTER_S,))
             self.db.execute("INSERT OR REPLACE INTO access_tokens VALUES (?, ?, ?)", (sha, portal_id, expires))
 
     def close(self) -> None:

@@ -1,6 +1,7 @@
 """The emulator's app webhooks: every change of a deal property value is posted as HubSpot would post it.
 
-``emulator serve --webhook-url URL --client-secret S [--app-id N]`` attaches a ``WebhookSender``.
+``emulator serve --webhook-url URL --client-secret S [--app-id N]`` attaches a ``WebhookSender`` to
+every portal (``attach_to_every_portal``; each posts its own ``portalId``).
 After each request that changed deals, one event per changed value (``deal.propertyChange``)
 or deleted deal (``deal.deletion``) is queued; a delivery thread posts them as JSON arrays of
 up to 100 events, signed with HubSpot's v3 scheme (base64 HMAC-SHA256 keyed by the client
@@ -180,6 +181,21 @@ class WebhookSender:
             return exc.code
         except (urllib.error.URLError, OSError, TimeoutError):
             return None
+
+
+def attach_to_every_portal(emulator, url: str, client_secret: str, *, app_id: int = 1) -> list[WebhookSender]:
+    """One sender per portal (each posts its own ``portalId``), for the portals there and any added later."""
+    senders: list[WebhookSender] = []
+
+    def attach(tenant) -> None:
+        sender = WebhookSender(url, client_secret, app_id=app_id, portal_id=tenant.portal_id)
+        sender.attach(tenant)
+        senders.append(sender)
+
+    for tenant in list(emulator.tenants.values()):
+        attach(tenant)
+    emulator.portal_hooks.append(attach)
+    return senders
 
 
 def ui_edit_deal(tenant, deal_id: str, body: dict) -> tuple[int, object]:

@@ -15,6 +15,7 @@ is used by one at a time.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -30,6 +31,8 @@ from provisioner.hubspot.limiter import TIERS
 DEFAULT_TIER = "starter"
 MAX_NAME_CHARS = 200
 MAX_REASON_CHARS = 500
+MAX_TOKEN_CHARS = 4096  # HubSpot's tokens are a few hundred characters
+_TOKEN = re.compile(r"[!-~]+")
 CONNECT_TIMEOUT_S = 10
 BUSY_TIMEOUT_MS = 30_000
 LOCK_TIMEOUT_S = 30  # PostgreSQL: the longest wait for a portal's row (a refresh holds it 20 s at most)
@@ -78,6 +81,14 @@ def check_portal(portal: Portal) -> None:
         raise UsageError(f"portal {portal.portal_id}: give a token variable or OAuth, exactly one")
     if len(portal.name) > MAX_NAME_CHARS or not portal.name.isprintable():
         raise UsageError(f"portal {portal.portal_id}: a name is at most {MAX_NAME_CHARS} printable characters")
+
+
+def check_refresh_token(portal_id: int, token: str) -> None:
+    """A refresh token is a printable ASCII word of at most MAX_TOKEN_CHARS (its value is never shown)."""
+    if len(token) > MAX_TOKEN_CHARS or not _TOKEN.fullmatch(token):
+        raise UsageError(f"portal {portal_id}: the refresh token is not a printable word of at most {MAX_TOKEN_CHARS} "
+                         "characters (its value is not shown)",
+                         hint="check the variable; a secret file saved with a trailing line break is a common cause")
 
 
 def _portal(row: tuple) -> Portal:
@@ -144,6 +155,8 @@ class Registry:
         check_portal(portal)
         if portal.oauth != (refresh_token is not None):
             raise UsageError(f"portal {portal.portal_id}: an OAuth portal, and only one, has a refresh token")
+        if refresh_token is not None:
+            check_refresh_token(portal.portal_id, refresh_token)
         sealed = seal(refresh_token) if refresh_token is not None else None
         # One statement: two processes adding the same id at once get one row and one clear refusal.
         added = self._run(
@@ -181,6 +194,7 @@ class Registry:
             portal = self.get(portal_id)
             if portal is not None and not portal.oauth:
                 raise UsageError(f"portal {portal_id} uses a private-app token, not OAuth: it has no refresh token")
+            check_refresh_token(portal_id, refresh_token)
             rows = self._run("UPDATE portals SET paused = NULL, refresh_token = ?, access_token = NULL,"
                              " access_expires_at = NULL WHERE portal_id = ? RETURNING portal_id",
                              (seal(refresh_token), portal_id))

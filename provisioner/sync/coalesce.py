@@ -18,15 +18,16 @@ the same rule against what it holds (``store.SyncStore.accept_rows``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from provisioner.sync.events import Ignored, Invalid, Rules, Snapshot, parse_line
 
-# Events read before their winners are handed to the store: bounds a run's memory (about 1 KB an
-# event at most). Larger chunks write each page of a large store fewer times (at 1,000,000 deals a
-# 50,000-event chunk touches most of the table's pages for a few rows each) and commit less often.
-CHUNK_EVENTS = 200_000
+# Events read before their winners are handed to the store: bounds a run's memory (a chunk of the
+# benchmark's events holds about 1 KB an event; 2,000,000 events onto 1,000,000 deals peaked near
+# 600 MB in all, see benchmarks/results/sync.md). Larger chunks write each page of a large store
+# fewer times (at 1,000,000 deals every chunk touches most of the table's pages) and commit less often.
+CHUNK_EVENTS = 400_000
 
 # (occurred_at in microseconds, accord_id, value, event): compare as a tuple, the greater wins.
 Stamp = tuple[int, str, str, str]
@@ -34,24 +35,34 @@ Stamp = tuple[int, str, str, str]
 Row = tuple[str, str, str, int, str, str]
 
 
-class Coalescer:
-    """Per (deal, property), the winning stamp of the snapshots added so far, in any order."""
+# A deal's winning values that share one write: (occurred_at, accord_id, event, {property: value}).
+Write = tuple[int, str, str, Mapping[str, str]]
 
-    __slots__ = ("winners", "added", "superseded")
+
+class Coalescer:
+    """Per (deal, property), the winning stamp of the snapshots added so far, in any order.
+
+    A deal seen once keeps its snapshot as it is (most deals of a chunk at a million deals): its
+    stamps per property are made only when a second snapshot of the deal arrives.
+    """
+
+    __slots__ = ("held", "added", "superseded")
 
     def __init__(self) -> None:
-        self.winners: dict[str, dict[str, Stamp]] = {}  # deal -> property -> stamp
+        self.held: dict[str, Snapshot | dict[str, Stamp]] = {}  # deal -> its one snapshot, or property -> stamp
         self.added = 0  # snapshots
         self.superseded = 0  # values that lost to another value of the same run
 
     def add(self, snap: Snapshot) -> None:
         self.added += 1
+        held = self.held.get(snap.deal_id)
+        if held is None:
+            self.held[snap.deal_id] = snap
+            return
+        if type(held) is not dict:
+            held = self.held[snap.deal_id] = _stamps(held)
         at = snap.occurred_at
         accord_id, event = snap.accord_id, snap.event
-        held = self.winners.get(snap.deal_id)
-        if held is None:
-            self.winners[snap.deal_id] = {prop: (at, accord_id, value, event) for prop, value in snap.values.items()}
-            return
         for prop, value in snap.values.items():
             stamp = (at, accord_id, value, event)
             before = held.get(prop)
@@ -62,14 +73,44 @@ class Coalescer:
             if stamp > before:
                 held[prop] = stamp
 
+    def add_row(self, row: Row) -> None:
+        """One register's write (a store's row): it wins its property when its stamp is greater."""
+        deal, prop, value, at, accord_id, event = row
+        held = self.held.get(deal)
+        if type(held) is not dict:
+            held = self.held[deal] = {} if held is None else _stamps(held)
+        stamp = (at, accord_id, value, event)
+        if prop not in held or stamp > held[prop]:
+            held[prop] = stamp
+
+    @property
+    def winners(self) -> dict[str, dict[str, Stamp]]:
+        """Per deal and property, the winning stamp."""
+        return {deal: held if type(held) is dict else _stamps(held) for deal, held in self.held.items()}
+
+    def writes(self, deal: str) -> Sequence[Write]:
+        """A deal's winners grouped by the write they come from (one, for a deal seen once)."""
+        held = self.held[deal]
+        if type(held) is not dict:
+            return ((held.occurred_at, held.accord_id, held.event, held.values),)
+        groups: dict[tuple[int, str, str], dict[str, str]] = {}
+        for prop, (at, accord_id, value, event) in held.items():
+            groups.setdefault((at, accord_id, event), {})[prop] = value
+        return [(at, accord_id, event, values) for (at, accord_id, event), values in groups.items()]
+
     def __len__(self) -> int:
-        return sum(len(held) for held in self.winners.values())
+        return sum(len(held if type(held) is dict else held.values) for held in self.held.values())
 
     def rows(self) -> Iterator[Row]:
         """The winners in key order (deal, property): the order the store writes them (made one by one)."""
         winners = self.winners
         return ((deal, prop, s[2], s[0], s[1], s[3])
                 for deal in sorted(winners) for prop, s in sorted(winners[deal].items()))
+
+
+def _stamps(snap: Snapshot) -> dict[str, Stamp]:
+    at, accord_id, event = snap.occurred_at, snap.accord_id, snap.event
+    return {prop: (at, accord_id, value, event) for prop, value in snap.values.items()}
 
 
 def coalesce(snapshots: Iterable[Snapshot]) -> Coalescer:

@@ -68,7 +68,7 @@ def accept_into(db: sqlite3.Connection, merged: Coalescer, invalid: Sequence[Inv
                 store=SyncStore) -> AcceptResult:
     """``accept`` inside a transaction the caller holds (``store``: the store, or its class, that opened it)."""
     values = len(merged)
-    changed = store.accept_rows(db, merged.rows())
+    changed = store.accept_coalesced(db, merged)
     store.add_dead_letters(db, _input_letters(invalid))
     return AcceptResult(merged.added, values, merged.superseded, changed, values - changed, len(invalid))
 

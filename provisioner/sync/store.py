@@ -1,32 +1,36 @@
-"""The value sync's local store (SQLite, WAL): one register per deal property, and dead letters.
+"""The value sync's local store (SQLite, WAL): one row of registers per deal, and dead letters.
 
-Tables (schema version 2; a version-1 store is migrated in place when opened, see ``migrate``):
-- ``registers``: per (deal, property), the winning write under the ordering rule
-  (``coalesce``): its value, ``occurred_at`` (microseconds since the epoch, INTEGER), accord and
-  event, plus ``confirmed``, the value HubSpot last confirmed for it (NULL: none, or unknown),
-  ``parked`` (1 when HubSpot refused this value, or the deal is gone: a dead letter holds it) and
-  ``confirmed_at`` (microseconds since the epoch when that answer was recorded).
-  A register is *pending* while it is not parked and its value is not the confirmed one; the
-  pending registers are the queue (a partial index finds them without reading the others).
+Tables (schema version 3; a version-1 or -2 store is migrated in place when opened, see ``migrate``):
+- ``deals``: per deal, its registers packed in one value (``packed``): per property, the winning
+  write under the ordering rule (``coalesce``): its value, ``occurred_at`` (microseconds since
+  the epoch), accord and event, plus ``confirmed``, the value HubSpot last confirmed for it (none,
+  or unknown), ``parked`` (HubSpot refused this value, or the deal is gone: a dead letter holds
+  it) and ``confirmed_at`` (microseconds since the epoch when that answer was recorded). A value
+  is *pending* while it is not parked and not the confirmed one; the row's ``pending`` column
+  counts them and ``synced`` counts the confirmed ones. The deals with pending values are the
+  queue (a partial index finds them without reading the others).
+- ``properties``: the property names the packed registers refer to by number.
 - ``dead_letters``: records set aside with their reason, one row per distinct record (pushing the
   same bad input twice counts it twice, it does not copy it), ``resolved_at`` once a later run
   delivered it. Each line is kept up to ``MAX_LETTER_CHARS``.
 
-Every write is key-ordered and grouped: one transaction per accepted chunk, one per answer.
-This module is longer than most on purpose: it holds every SQL statement on the store's tables,
-so the schema, its partial index and the statements that rely on them change in one place.
-``lock`` serialises whole runs across processes (``<store>.lock``); SQLite's own lock (with a
-deadline, ``BUSY_TIMEOUT_MS``) serialises single transactions.
+Every write is key-ordered and grouped: one transaction per accepted chunk, one per answer; a
+change to a deal's registers reads its row, applies the change in Python and writes the row back,
+inside the caller's transaction. This module is longer than most on purpose: it holds every SQL
+statement on the store's tables, so the schema, its partial index and the statements that rely
+on them change in one place. ``lock`` serialises whole runs across processes (``<store>.lock``);
+SQLite's own lock (with a deadline, ``BUSY_TIMEOUT_MS``) serialises single transactions.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -34,9 +38,27 @@ from pathlib import Path
 from typing import NamedTuple
 
 from provisioner.errors import ProvisionerError
-from provisioner.sync.coalesce import Row
+from provisioner.sync.coalesce import Coalescer, Row
+from provisioner.sync.packed import (
+    CONFIRMED,
+    CONFIRMED_AT,
+    ENTRY_CONFIRMED,
+    ENTRY_CONFIRMED_AT,
+    ENTRY_PARKED,
+    ENTRY_VALUE,
+    OCCURRED_AT,
+    PARKED,
+    VALUE,
+    Fields,
+    Packed,
+    PropertyIds,
+    confirmed_of,
+    merge,
+    set_confirmed,
+    unpack,
+)
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 BUSY_TIMEOUT_MS = 30_000
 CACHE_KIB = 65_536  # SQLite's page cache: filled only by the pages a run touches
 MAX_LETTER_CHARS = 16_384  # of a dead letter's line; a longer line is kept cut, and cannot be retried
@@ -46,11 +68,11 @@ OLDEST = -62_135_596_800_000_000  # 0001-01-01T00:00:00Z
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS registers (
-    deal_id TEXT NOT NULL, property TEXT NOT NULL, value TEXT NOT NULL, occurred_at INTEGER NOT NULL,
-    accord_id TEXT NOT NULL, event TEXT NOT NULL, confirmed TEXT, parked INTEGER NOT NULL DEFAULT 0,
-    confirmed_at INTEGER, PRIMARY KEY (deal_id, property)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS pending ON registers (deal_id) WHERE parked = 0 AND confirmed IS NOT value;
+CREATE TABLE IF NOT EXISTS properties (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS deals (
+    deal_id TEXT PRIMARY KEY, pending INTEGER NOT NULL, synced INTEGER NOT NULL, registers BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS pending_deals ON deals (deal_id, pending) WHERE pending > 0;
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL, origin TEXT NOT NULL,
     accord_id TEXT, deal_id TEXT, occurred_at INTEGER, reason TEXT NOT NULL, line TEXT NOT NULL,
@@ -58,14 +80,12 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     properties TEXT NOT NULL DEFAULT '', resolved_at TEXT);
 CREATE INDEX IF NOT EXISTS open_letters ON dead_letters (deal_id) WHERE resolved_at IS NULL;
 """
-_PENDING = "parked = 0 AND confirmed IS NOT value"
-_ACCEPT = (
-    "INSERT INTO registers (deal_id, property, value, occurred_at, accord_id, event) VALUES (?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (deal_id, property) DO UPDATE SET value = excluded.value, occurred_at = excluded.occurred_at,"
-    " accord_id = excluded.accord_id, event = excluded.event, parked = 0"
-    " WHERE (excluded.occurred_at, excluded.accord_id, excluded.value, excluded.event)"
-    " > (occurred_at, accord_id, value, event)"
-)
+_PENDING = "pending > 0"
+_BATCH = 10_000  # deals read (and written back) per statement
+_READ = "SELECT deal_id, registers FROM deals WHERE deal_id IN (SELECT value FROM json_each(?))"
+_UPDATE = "UPDATE deals SET pending = ?2, synced = ?3, registers = ?4 WHERE deal_id = ?1"
+_SAVE = ("INSERT INTO deals (deal_id, pending, synced, registers) VALUES (?, ?, ?, ?) ON CONFLICT (deal_id)"
+         " DO UPDATE SET pending = excluded.pending, synced = excluded.synced, registers = excluded.registers")
 
 
 class StoreError(ProvisionerError):
@@ -147,6 +167,69 @@ class NewDeadLetter:
     deal_id: str | None = None
     occurred_at: int | None = None
     properties: tuple[str, ...] = ()  # the deal properties it carries (known once it parsed)
+
+
+def read_registers(db: sqlite3.Connection, deal_ids: Sequence[str]) -> dict[str, dict[str, Fields]]:
+    """The registers of these deals (those the store holds), unpacked (``packed.Fields``)."""
+    return _load(db, deal_ids, PropertyIds(db).names)
+
+
+def _load(db: sqlite3.Connection, deal_ids: Sequence[str], names: dict[int, str]) -> dict[str, dict[str, Fields]]:
+    out = {}
+    for start in range(0, len(deal_ids), _BATCH):
+        part = json.dumps(list(deal_ids[start:start + _BATCH]))
+        for deal, blob in db.execute(_READ, (part,)):
+            out[deal] = unpack(blob, names)
+    return out
+
+
+def _update(db: sqlite3.Connection, changes: Iterable[tuple[str, str, object]],
+            change: Callable[[list, object], bool]) -> None:
+    """``change(entry, what)`` for each (deal, property, what) whose register exists, in the order
+    given, on the packed entry (``packed.Packed``); the deals it changed (it returns True) are written back."""
+    changes = list(changes)
+    if not changes:
+        return
+    held = _decoded(db, sorted({deal for deal, _, _ in changes}))
+    touched = set()
+    for deal, prop, what in changes:
+        registers = held.get(deal)
+        entry = None if registers is None else registers.named.get(prop)
+        if entry is not None and change(entry, what):
+            touched.add(deal)
+    _save(db, {deal: held[deal] for deal in touched})
+
+
+def _update_deals(db: sqlite3.Connection, deal_ids: Sequence[str], change: Callable[[list], bool]) -> None:
+    """``change(entry)`` for every register of these deals; the deals it changed are written back."""
+    held = _decoded(db, sorted(set(deal_ids)))
+    _save(db, {deal: registers for deal, registers in held.items()
+               if sum([change(entry) for entry in registers.entries])})
+
+
+def _decoded(db: sqlite3.Connection, deal_ids: Sequence[str]) -> dict[str, Packed]:
+    names = PropertyIds(db).names
+    out = {}
+    for start in range(0, len(deal_ids), _BATCH):
+        for deal, blob in db.execute(_READ, (json.dumps(list(deal_ids[start:start + _BATCH])),)):
+            out[deal] = Packed(blob, names)
+    return out
+
+
+def _save(db: sqlite3.Connection, held: Mapping[str, Packed]) -> None:
+    db.executemany(_SAVE, [(deal, *_row(held[deal])) for deal in sorted(held)])
+
+
+def _row(registers: Packed) -> tuple[int, int, bytes]:
+    blob, pending, synced = registers.encode()
+    return pending, synced, blob
+
+
+def _set_parked(entry: list, parked: int) -> bool:
+    if entry[ENTRY_PARKED] == parked:
+        return False
+    entry[ENTRY_PARKED] = parked
+    return True
 
 
 def _now() -> str:
@@ -270,37 +353,63 @@ class SyncStore:
 
         ``rows`` in key order. Returns how many registers changed (written or created).
         """
-        cursor = db.executemany(_ACCEPT, rows)
-        return cursor.rowcount
+        merged = Coalescer()
+        for row in rows:
+            merged.add_row(row)
+        return SyncStore.accept_coalesced(db, merged)
+
+    @staticmethod
+    def accept_coalesced(db: sqlite3.Connection, merged: Coalescer) -> int:
+        """``accept_rows`` for a chunk's winners as the coalescer holds them: the deals read and
+        written in key order, a batch at a time, only those that changed."""
+        ids = PropertyIds(db)
+        deals = sorted(merged.held)
+        changed = 0
+        for start in range(0, len(deals), _BATCH):
+            part = deals[start:start + _BATCH]
+            held = dict(db.execute(_READ, (json.dumps(part),)))
+            updated, created = [], []
+            for deal in part:
+                before = held.get(deal)
+                done = merge(before, merged.writes(deal), ids)
+                if done is not None:
+                    blob, count, pending, synced = done
+                    changed += count
+                    (created if before is None else updated).append((deal, pending, synced, blob))
+            db.executemany(_UPDATE, updated)  # a plain update of a row known to exist costs less than _SAVE's
+            db.executemany(_SAVE, created)
+        return changed
 
     def pending_deals(self, after: str | None = None, limit: int = 100, db: sqlite3.Connection | None = None,
                       only: Sequence[str] | None = None) -> list[str]:
         """Deals with pending values, in key order, after ``after`` (from the partial index)."""
         if only is not None:
-            marks = ",".join("?" * len(only))
-            sql = f"SELECT DISTINCT deal_id FROM registers WHERE {_PENDING} AND deal_id IN ({marks}) ORDER BY deal_id"
-            with _errors(self.path):
-                return [d for (d,) in (db or self._db).execute(sql, list(only)).fetchall()]
-        sql = f"SELECT DISTINCT deal_id FROM registers WHERE {_PENDING} AND deal_id > ? ORDER BY deal_id LIMIT ?"
+            sql = (f"SELECT deal_id FROM deals WHERE {_PENDING} AND deal_id IN (SELECT value FROM json_each(?))"
+                   " ORDER BY deal_id")
+            params: tuple = (json.dumps(list(only)),)
+        else:
+            sql = f"SELECT deal_id FROM deals WHERE {_PENDING} AND deal_id > ? ORDER BY deal_id LIMIT ?"
+            params = (after or "", limit)
         with _errors(self.path):
-            return [d for (d,) in (db or self._db).execute(sql, (after or "", limit)).fetchall()]
+            return [d for (d,) in (db or self._db).execute(sql, params).fetchall()]
 
     def pending_values(self, deal_ids: Sequence[str], db: sqlite3.Connection | None = None
                        ) -> list[tuple[str, dict[str, Pending]]]:
         """Per deal (in the order given), its pending values by property."""
-        out: dict[str, dict[str, Pending]] = {d: {} for d in deal_ids}
-        marks = ",".join("?" * len(deal_ids))
-        sql = (f"SELECT deal_id, property, confirmed, value, occurred_at, accord_id, event FROM registers"
-               f" WHERE deal_id IN ({marks}) AND {_PENDING} ORDER BY deal_id, property")
         with _errors(self.path):
-            for deal, prop, *rest in (db or self._db).execute(sql, list(deal_ids)):
-                out[deal][prop] = Pending(*rest)
-        return [(d, values) for d, values in out.items() if values]
+            held = _decoded(db or self._db, deal_ids)
+        out = []
+        for deal in deal_ids:
+            registers = held.get(deal)
+            values = {prop: Pending(*fields) for prop, fields in registers.pending()} if registers else None
+            if values:
+                out.append((deal, values))
+        return out
 
     def count_pending(self, values: bool = False) -> int:
         """How many deals (or values) are pending (reads the partial index only)."""
-        what = "*" if values else "DISTINCT deal_id"
-        return self._read(f"SELECT count({what}) FROM registers WHERE {_PENDING}")[0][0]
+        what = "coalesce(sum(pending), 0)" if values else "count(*)"
+        return self._read(f"SELECT {what} FROM deals WHERE {_PENDING}")[0][0]
 
     @staticmethod
     def record_confirmed(db: sqlite3.Connection, rows: Iterable[tuple[str, str, str]], at: int | None = None) -> None:
@@ -311,54 +420,68 @@ class SyncStore:
         a hand edit made while the answer was on its way is never taken for an older one.
         """
         at = time.time_ns() // 1000 if at is None else at
-        db.executemany("UPDATE registers SET confirmed = ?3, confirmed_at = ?4 WHERE deal_id = ?1 AND property = ?2",
-                       ((deal, prop, value, at) for deal, prop, value in rows))
+
+        def confirm(entry: list, value: str) -> bool:
+            set_confirmed(entry, value)
+            entry[ENTRY_CONFIRMED_AT] = at
+            return True
+
+        _update(db, ((deal, prop, value) for deal, prop, value in rows), confirm)
 
     @staticmethod
     def register(db: sqlite3.Connection, deal_id: str, prop: str) -> Register | None:
         """One register, read inside the caller's transaction (None: the sync never wrote it)."""
-        row = db.execute("SELECT value, occurred_at, accord_id, event, confirmed, parked, confirmed_at FROM registers"
-                         " WHERE deal_id = ? AND property = ?", (deal_id, prop)).fetchone()
-        return None if row is None else Register(*row[:5], bool(row[5]), row[6])
+        r = read_registers(db, [deal_id]).get(deal_id, {}).get(prop)
+        return None if r is None else Register(*r[:5], bool(r[PARKED]), r[CONFIRMED_AT])
 
     @staticmethod
     def park(db: sqlite3.Connection, rows: Iterable[tuple[str, str, str]]) -> None:
         """HubSpot refused (deal, property, value): stop sending it until a newer write or a retry."""
-        db.executemany("UPDATE registers SET parked = 1 WHERE deal_id = ?1 AND property = ?2 AND value = ?3", rows)
+
+        def park_value(entry: list, value: str) -> bool:
+            return entry[ENTRY_VALUE] == value and _set_parked(entry, 1)
+
+        _update(db, rows, park_value)
 
     @staticmethod
     def park_deal(db: sqlite3.Connection, deal_id: str) -> None:
         """The deal is gone: stop sending any of its values (a newer write releases them again)."""
-        db.execute("UPDATE registers SET parked = 1 WHERE deal_id = ?", (deal_id,))
+        _update_deals(db, [deal_id], lambda entry: _set_parked(entry, 1))
 
     @staticmethod
     def unpark(db: sqlite3.Connection, deal_ids: Iterable[str]) -> None:
-        db.executemany("UPDATE registers SET parked = 0 WHERE deal_id = ? AND parked = 1", ((d,) for d in deal_ids))
+        _update_deals(db, list(deal_ids), lambda entry: _set_parked(entry, 0))
 
     @staticmethod
     def forget_confirmed(db: sqlite3.Connection) -> None:
         """Every register becomes pending (a full resync): HubSpot's values are taken as unknown."""
-        db.execute("UPDATE registers SET confirmed = NULL WHERE parked = 0")
+
+        def forget(entry: list) -> bool:
+            if entry[ENTRY_PARKED] or entry[ENTRY_CONFIRMED] is None:
+                return False
+            entry[ENTRY_CONFIRMED] = None
+            return True
+
+        after = ""
+        while deals := [d for (d,) in db.execute("SELECT deal_id FROM deals WHERE deal_id > ? AND synced > 0"
+                                                 " ORDER BY deal_id LIMIT ?", (after, _BATCH))]:
+            _update_deals(db, deals, forget)
+            after = deals[-1]
 
     def registers(self, deal_ids: Sequence[str]) -> dict[str, dict[str, tuple[str, str | None, bool, int]]]:
         """Per deal and property: (value, confirmed, parked, occurred_at)."""
-        out: dict[str, dict[str, tuple[str, str | None, bool, int]]] = {}
-        for start in range(0, len(deal_ids), 500):
-            part = list(deal_ids[start:start + 500])
-            sql = ("SELECT deal_id, property, value, confirmed, parked, occurred_at FROM registers"
-                   f" WHERE deal_id IN ({','.join('?' * len(part))})")
-            for deal, prop, value, confirmed, parked, at in self._read(sql, part):
-                out.setdefault(deal, {})[prop] = (value, confirmed, bool(parked), at)
-        return out
+        with _errors(self.path):
+            held = read_registers(self._db, deal_ids)
+        return {deal: {prop: (r[VALUE], r[CONFIRMED], bool(r[PARKED]), r[OCCURRED_AT]) for prop, r in regs.items()}
+                for deal, regs in held.items()}
 
     def synced_deals(self, after: str | None = None, limit: int = 100) -> list[str]:
         """Deals with a confirmed value, in key order, after ``after``."""
-        sql = ("SELECT DISTINCT deal_id FROM registers WHERE deal_id > ? AND confirmed IS NOT NULL"
-               " ORDER BY deal_id LIMIT ?")
+        sql = "SELECT deal_id FROM deals WHERE deal_id > ? AND synced > 0 ORDER BY deal_id LIMIT ?"
         return [d for (d,) in self._read(sql, (after or "", limit))]
 
     def count_synced(self) -> int:
-        return self._read("SELECT count(DISTINCT deal_id) FROM registers WHERE confirmed IS NOT NULL")[0][0]
+        return self._read("SELECT count(*) FROM deals WHERE synced > 0")[0][0]
 
     @staticmethod
     def requeue(db: sqlite3.Connection, edits: Iterable[tuple[str, str, str, str]]) -> list[tuple[str, str]]:
@@ -367,26 +490,34 @@ class SyncStore:
         Only where the register still holds ``expected`` as both its value and its confirmed value.
         """
         done = []
-        for deal, prop, expected, actual in edits:
-            cursor = db.execute(
-                "UPDATE registers SET confirmed = ? WHERE deal_id = ? AND property = ? AND value = ?"
-                " AND confirmed = value AND parked = 0", (actual, deal, prop, expected))
-            if cursor.rowcount:
-                done.append((deal, prop))
+
+        def requeue_one(entry: list, edit: tuple[str, str, str, str]) -> bool:
+            deal, prop, expected, actual = edit
+            if entry[ENTRY_PARKED] or entry[ENTRY_VALUE] != expected or confirmed_of(entry) != expected:
+                return False
+            set_confirmed(entry, actual)
+            done.append((deal, prop))
+            return True
+
+        _update(db, ((deal, prop, (deal, prop, expected, actual)) for deal, prop, expected, actual in edits),
+                requeue_one)
         return done
 
     def load_confirmed(self) -> dict[str, dict[str, str]]:
         """Every confirmed value (tests and small stores only: this reads the whole store)."""
-        out: dict[str, dict[str, str]] = {}
-        for deal, prop, value in self._read("SELECT deal_id, property, confirmed FROM registers"
-                                             " WHERE confirmed IS NOT NULL"):
-            out.setdefault(deal, {})[prop] = value
-        return out
+        return {deal: confirmed for deal, regs in self._all().items()
+                if (confirmed := {prop: r[CONFIRMED] for prop, r in regs.items() if r[CONFIRMED] is not None})}
 
     def dump(self) -> list[tuple]:
         """Every register in key order (tests and small stores only)."""
-        return self._read("SELECT deal_id, property, value, occurred_at, accord_id, event, confirmed, parked"
-                          " FROM registers ORDER BY deal_id, property")
+        return [(deal, prop, *r[:CONFIRMED + 1], r[PARKED])
+                for deal, regs in self._all().items() for prop, r in sorted(regs.items())]
+
+    def _all(self) -> dict[str, dict[str, Fields]]:
+        with _errors(self.path):
+            names = PropertyIds(self._db).names
+            return {deal: unpack(blob, names)
+                    for deal, blob in self._db.execute("SELECT deal_id, registers FROM deals ORDER BY deal_id")}
 
     # ---- dead letters ---------------------------------------------------------------------------
     def dead_letters(self, ids: Iterable[int] | None = None, include_resolved: bool = True) -> list[DeadLetter]:
@@ -440,12 +571,9 @@ class SyncStore:
         if not letters:
             return 0
         held = {}
-        for deal, prop, value, confirmed, parked, at in db.execute(
-            "SELECT deal_id, property, value, confirmed, parked, occurred_at FROM registers"
-            f" WHERE deal_id IN ({','.join('?' * len({d for _, d, _, _ in letters}))})",
-            sorted({d for _, d, _, _ in letters}),
-        ):
-            held[(deal, prop)] = not parked and confirmed == value, at
+        for deal, registers in read_registers(db, sorted({d for _, d, _, _ in letters})).items():
+            for prop, r in registers.items():
+                held[(deal, prop)] = not r[PARKED] and r[CONFIRMED] == r[VALUE], r[OCCURRED_AT]
         done = []
         for letter_id, deal, at, properties in letters:
             states = [held.get((deal, prop)) for prop in properties.split(",")]

@@ -27,7 +27,7 @@ def test_check_on_a_converged_portal_passes_and_leaves_no_trace(applied, capsys)
     assert run(capsys, "sync", "push", "--source", "events.jsonl").code == 0
     store = applied.workdir / ".provisioner" / "sync.sqlite"
     store_before, deals_before = store_rows(store), active_deals(applied)
-    assert store_before["registers"]
+    assert store_before["deals"]
 
     result = run(capsys, "check", "--format", "json")
 

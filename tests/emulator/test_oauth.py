@@ -188,3 +188,38 @@ def _env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if not k.startswith("HUBSPOT_")}
+
+
+def test_token_info_names_the_portal_of_an_oauth_access_token(oauth_emulator):
+    _, body = refresh(oauth_emulator, "na1-refresh-5353")
+    info = Local(oauth_emulator, token=None)("POST", "/oauth/v2/private-apps/get/access-token-info",
+                                             {"tokenKey": body["access_token"]})
+    assert info.status_code == 200 and info.body["hubId"] == 5353
+
+
+def test_a_revocation_survives_a_restart(tmp_path):
+    state = str(tmp_path / "s.sqlite")
+    first = Emulator(EmulatorSettings(state_file=state, **APP))
+    first.add_portal(4242, refresh_token="na1-refresh-4242")
+    first.revoke(4242)
+    first.close()
+    again = Emulator(EmulatorSettings(state_file=state, **APP))
+    try:
+        assert again.tenant(4242).revoked and refresh(again)[1]["status"] == "BAD_REFRESH_TOKEN"
+    finally:
+        again.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(min_value=0, max_value=10**9, allow_nan=False))
+def test_an_expiry_is_told_in_one_whole_unit_never_more_than_happened(ago):
+    import re
+
+    from provisioner.emulator.oauth import expired
+
+    body = expired(1_000_000.0, 1_000_000.0 + ago).body
+    found = re.fullmatch(r"The OAuth token used to make this call expired (\d+) (second|minute|hour|day)\(s\) ago\.",
+                         body["message"])
+    assert found
+    size = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}[found[2]]
+    assert int(found[1]) * size <= ago < (int(found[1]) + 1) * size

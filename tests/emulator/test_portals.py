@@ -232,3 +232,68 @@ def test_the_token_endpoint_is_logged_and_counted_under_its_portal_not_rate_limi
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert [(line["path"], line["portal"], line["status"]) for line in lines] == [("/oauth/v1/token", 6, 200)] * 3
     assert "r6" not in log.read_text().replace('"portal": 6', "")
+
+
+def test_every_portal_posts_its_own_webhooks_even_one_added_later():
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from provisioner.emulator.webhooks import attach_to_every_portal
+
+    received: list[dict] = []
+
+    class Target(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the base class's name
+            received.extend(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Target)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    emulator = Emulator(EmulatorSettings(burst_limit=None))
+    senders = attach_to_every_portal(emulator, f"http://127.0.0.1:{server.server_address[1]}/hook", "s", app_id=3)
+    try:
+        a, b = _two(emulator)  # portal 222 is added after the senders were attached
+        for side in (a, b):
+            deal = side("POST", DEALS, {"properties": {"dealname": "before"}}).body["id"]
+            assert side("PATCH", f"{DEALS}/{deal}", {"properties": {"dealname": "after"}}).status_code == 200
+        deadline = time.monotonic() + 30
+        while len(received) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sorted(event["portalId"] for event in received) == [222, 12345678]
+        assert {event["propertyValue"] for event in received} == {"after"}
+    finally:
+        for sender in senders:
+            sender.close()
+        server.shutdown()
+        server.server_close()
+        emulator.close()
+
+
+def test_a_portal_whose_state_file_cannot_be_opened_is_one_line_and_not_added(tmp_path):
+    state = tmp_path / "portal.sqlite"
+    emulator = Emulator(EmulatorSettings(state_file=str(state)))
+    try:
+        (tmp_path / "portal.sqlite.portal-5").write_bytes(b"not a database, " * 100)
+        answer = Local(emulator, token=None)("POST", "/__emulator__/portals", {"portal_id": 5, "token": "t5"})
+        assert answer.status_code == 500 and "portal.sqlite.portal-5" in answer.body["message"]
+        assert 5 not in emulator.tenants
+        assert Local(emulator, token=None)("POST", "/__emulator__/portals", {"portal_id": 6, "token": "t5"}).status_code == 201
+    finally:
+        emulator.close()
+
+
+def test_daily_and_per_second_limits_are_per_portal_too(emulator):
+    a, b = _two(emulator, daily_limit=1)
+    assert b("GET", PROPS).status_code == 200
+    refused = b("GET", PROPS)
+    assert refused.status_code == 429 and refused.body["policyName"] == "DAILY"
+    assert a("GET", PROPS).status_code == 200
+    admin = Local(emulator, token=None)
+    admin("POST", "/__emulator__/ratelimit?portal=12345678", {"burst_limit": 10, "enforce_secondly": True})
+    assert [a("GET", PROPS).status_code for _ in range(2)] == [200, 429]  # 10 per 10 s: 1 a second
+    assert emulator.tenant(222).limits.enforce_secondly is False

@@ -1,6 +1,11 @@
-"""Several portals behind one address, and HubSpot's OAuth token endpoint, for the fleet tests.
+"""Portals for the fleet tests: the project's multi-portal emulator (``hub``), and a scripted one.
 
-Each portal is its own in-process ``Emulator`` (its own state); a request goes to the portal its
+``hub`` is the emulator itself (one ``Emulator``, a portal per ``add_portal``, its OAuth token
+endpoint, its clock settable), for whole flows. ``fleet`` is a small scripted stand-in for what the
+emulator does not do, so the credential tests can reach every branch: refresh tokens that rotate,
+access tokens HubSpot stops taking early, a server that refuses every bearer.
+
+In the scripted one each portal is its own in-process ``Emulator`` (its own state); a request goes to the portal its
 bearer token belongs to: a private-app token given when the portal was made, or an access token
 this server issued for the portal's refresh token. ``POST /oauth/v1/token`` answers in HubSpot's
 documented shapes: 200 ``{"token_type": "bearer", "refresh_token", "access_token", "expires_in"}``,
@@ -10,11 +15,15 @@ documented shapes: 200 ``{"token_type": "bearer", "refresh_token", "access_token
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
+import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
@@ -147,19 +156,73 @@ def at_once(location: StoreLocation, count: int, call) -> list:
     return outcomes
 
 
+class Wall:
+    """Wall-clock seconds, moved on at will: the emulator's (HubSpot's) clock, or the client's."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+class Hub:
+    """The project's multi-portal emulator on one loopback address, for whole flows."""
+
+    def __init__(self, emulator: Emulator, base_url: str, wall: Wall, log: Path) -> None:
+        self.emulator, self.base_url, self.wall, self.log = emulator, base_url, wall, log
+
+    def add_portal(self, portal_id: int, *, token: str | None = None, refresh_token: str | None = None):
+        return self.emulator.add_portal(portal_id, token=token, refresh_token=refresh_token)
+
+    @property
+    def emulators(self) -> dict:
+        """Each portal's tenant (its counts, faults and data) by portal id."""
+        return self.emulator.tenants
+
+    def revoke(self, portal_id: int) -> None:
+        self.emulator.revoke(portal_id)
+
+    def token_requests(self, portal_id: int | None = None) -> int:
+        """Requests to POST /oauth/v1/token (for one portal; a refused one is the default portal's)."""
+        lines = [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()] \
+            if self.log.exists() else []
+        return sum(1 for line in lines if line["path"] == "/oauth/v1/token"
+                   and (portal_id is None or line["portal"] == portal_id))
+
+
 # ---- fixtures (imported by the test modules that use them) -----------------------------------------
-@pytest.fixture(name="fleet")
-def fleet_fixture(tmp_path, monkeypatch):
-    """Several portals on one loopback address, the app's OAuth credentials and a sealing key set."""
-    portals = FleetPortals()
-    with serve_in_thread(portals, host="127.0.0.1", port=0) as base_url:
+@contextlib.contextmanager
+def _served(app, tmp_path, monkeypatch) -> Iterator[str]:
+    """``app`` on 127.0.0.1, commands pointed at it with the app's OAuth credentials and a sealing key."""
+    with serve_in_thread(app, host="127.0.0.1", port=0) as base_url:
         monkeypatch.setenv("HUBSPOT_BASE_URL", base_url)
         monkeypatch.setenv("HUBSPOT_CLIENT_ID", CLIENT_ID)
         monkeypatch.setenv("HUBSPOT_CLIENT_SECRET", CLIENT_SECRET)
         monkeypatch.setenv("PROVISIONER_SECRET_KEY", Fernet.generate_key().decode())
         monkeypatch.chdir(tmp_path)
+        yield base_url
+
+
+@pytest.fixture(name="fleet")
+def fleet_fixture(tmp_path, monkeypatch):
+    """Several portals on one loopback address, the app's OAuth credentials and a sealing key set."""
+    portals = FleetPortals()
+    with _served(portals, tmp_path, monkeypatch) as base_url:
         portals.base_url = base_url
         yield portals
+
+
+@pytest.fixture(name="hub")
+def hub_fixture(tmp_path, monkeypatch):
+    """The emulator with portals added as each test needs; a token no portal owns is refused (401)."""
+    wall = Wall()
+    log = tmp_path / "emulator-requests.jsonl"
+    emulator = Emulator(EmulatorSettings(token="the-default-portal-only", client_id=CLIENT_ID,
+                                         client_secret=CLIENT_SECRET, burst_limit=None, daily_limit=None,
+                                         request_log=str(log)), wall=wall)
+    with _served(emulator, tmp_path, monkeypatch) as base_url:
+        yield Hub(emulator, base_url, wall, log)
 
 
 @pytest.fixture(name="location", params=["sqlite", "postgresql"])

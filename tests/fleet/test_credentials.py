@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from provisioner import logs
 from provisioner.errors import PortalPaused, UsageError
@@ -246,3 +248,38 @@ def test_a_process_killed_while_refreshing_frees_the_portal(fleet, location):
     finally:
         holder.kill()
         holder.wait(timeout=10)
+
+
+@settings(max_examples=40, deadline=None)
+@given(ttl=st.integers(301, 7200), steps=st.lists(st.floats(0, 4000), min_size=1, max_size=12))
+def test_a_token_handed_out_always_has_the_margin_left_and_is_refreshed_only_then(tmp_path_factory, ttl, steps):
+    from cryptography.fernet import Fernet
+
+    from provisioner.fleet import credentials
+    from provisioner.fleet.location import StoreLocation
+    from provisioner.hubspot.oauth import TokenGrant
+
+    clock = Clock()
+    issued: list[float] = []  # when each token expires
+
+    def grant(base_url, **form):
+        issued.append(clock.now + ttl)
+        return TokenGrant(f"access-{len(issued)}", float(ttl), None)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(credentials, "refresh_access_token", grant)
+        patch.setenv("PROVISIONER_SECRET_KEY", Fernet.generate_key().decode())
+        patch.setenv("HUBSPOT_CLIENT_ID", "id")
+        patch.setenv("HUBSPOT_CLIENT_SECRET", "secret-value")
+        path = tmp_path_factory.mktemp("margin") / "sync.sqlite"
+        with open_registry(StoreLocation(path=str(path))) as registry:
+            registry.add(Portal(1, "", "starter", None, True, None), "refresh-1")
+            tokens = OAuthTokens(registry, 1, "http://127.0.0.1:9", clock=clock)
+            for step in steps:
+                clock.now += step
+                before = len(issued)
+                token = tokens()
+                expires = issued[int(token.split("-")[1]) - 1]
+                assert expires - clock.now > REFRESH_AHEAD_S  # never a token about to lapse
+                if len(issued) > before:  # refreshed: only because the one held had too little left
+                    assert before == 0 or issued[before - 1] - clock.now <= REFRESH_AHEAD_S

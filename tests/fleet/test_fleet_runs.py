@@ -8,27 +8,27 @@ import shutil
 import pytest
 
 from provisioner.hubspot.client import HubSpotClient
-from tests.fleet.portals import fleet_fixture  # noqa: F401 - the fixture
+from tests.fleet.portals import hub_fixture  # noqa: F401 - the fixture
 from tests.scenarios.harness import SHIPPED, run
 
 A, B, C = 41, 42, 43
 
 
 @pytest.fixture
-def three(fleet, capsys, tmp_path, monkeypatch):
-    """Three portals, each registered with its own token variable, and the shipped file (no portal id)."""
+def three(hub, capsys, tmp_path, monkeypatch):
+    """Three portals in the emulator, each registered with its own token variable, and the shipped file."""
     for portal_id in (A, B, C):
-        fleet.add_portal(portal_id, token=f"pat-{portal_id}-secret")
+        hub.add_portal(portal_id, token=f"pat-{portal_id}-secret")
         monkeypatch.setenv(f"TOKEN_{portal_id}", f"pat-{portal_id}-secret")
         assert run(capsys, "portals", "add", str(portal_id), "--name", f"client {portal_id}",
                    "--token-env", f"TOKEN_{portal_id}").code == 0
     shutil.copy(SHIPPED, tmp_path / "hubspot_schema.yaml")
     monkeypatch.setenv("PROVISIONER_MAX_RETRIES", "0")
-    return fleet
+    return hub
 
 
-def client(fleet, portal_id: int) -> HubSpotClient:
-    return HubSpotClient(fleet.base_url, f"pat-{portal_id}-secret", sleep=lambda s: None)
+def client(hub, portal_id: int) -> HubSpotClient:
+    return HubSpotClient(hub.base_url, f"pat-{portal_id}-secret", sleep=lambda s: None)
 
 
 def summary_rows(out: str) -> dict[str, dict[str, str]]:
@@ -60,8 +60,9 @@ def test_plan_all_portals_summary_and_exit_2(three, capsys, tmp_path):
         assert document["portal_id"] == portal_id and document["result"] == "changes"
         assert document["plan"]["portal_id"] == portal_id
         assert (tmp_path / "docs" / f"portal-{portal_id}.md").read_text().startswith(f"## Portal {portal_id}")
-    for portal_id in (A, B, C):  # a plan writes nothing
-        assert three.emulators[portal_id].counts["requests"] > 0
+    lines = [json.loads(line) for line in three.log.read_text().splitlines()]
+    assert {line["portal"] for line in lines} == {A, B, C}  # each portal read with its own token
+    assert not [line for line in lines if line["method"] != "GET" and "access-token-info" not in line["path"]]
 
 
 def test_plan_all_portals_json_is_one_document(three, capsys):
@@ -74,8 +75,8 @@ def test_plan_all_portals_json_is_one_document(three, capsys):
 
 
 def test_apply_all_portals_one_fails_the_others_are_applied(three, capsys):
-    failing = three.add_portal(B, token=f"pat-{B}-secret", fault_rate=1.0, fault_kinds=("500",),
-                               fault_methods=("POST",), fault_path="groups")
+    failing = three.emulators[B]
+    failing.set_faults(rate=1.0, kinds=("500",), methods=("POST",), path="groups")
     result = run(capsys, "apply", "--all-portals", "--auto-approve")
     assert result.code == 1
     rows = summary_rows(result.out)
@@ -240,8 +241,20 @@ def test_confirmations_are_per_portal(three, capsys):
     assert int(rows[str(B)]["manual"]) > 0 and rows[str(B)]["manual"] == rows[str(C)]["manual"]
 
 
-def test_no_registered_portal_is_an_error_not_nothing_to_do(fleet, capsys, tmp_path):
+def test_no_registered_portal_is_an_error_not_nothing_to_do(hub, capsys, tmp_path):
     shutil.copy(SHIPPED, tmp_path / "hubspot_schema.yaml")
     for command in (["plan"], ["drift"], ["apply", "--auto-approve"]):
         result = run(capsys, *command, "--all-portals")
         assert result.code == 1 and "no portals are registered in" in result.err
+
+
+def test_apply_all_portals_json_says_what_was_done(three, capsys, tmp_path):
+    result = run(capsys, "apply", "--all-portals", "--auto-approve", "--format", "json", "--out-dir", "docs")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["command"] == "apply" and data["summary"]["failed"] == 0
+    for portal in data["portals"]:
+        assert portal["result"] == "applied" and portal["done"] and portal["plan"]["changes"]
+    document = json.loads((tmp_path / "docs" / f"portal-{A}.json").read_text())
+    assert document["done"] == data["portals"][0]["done"]
+    assert "Done:" in (tmp_path / "docs" / f"portal-{A}.md").read_text()

@@ -118,3 +118,12 @@ def test_resume_a_paused_portal(capsys, tmp_path):
     code, out, _ = run(capsys, "portals", "resume", "5", "--oauth-refresh-token-env", "BETA_REFRESH")
     assert code == 0 and "Portal 5 is active." in out
     assert "active" in run(capsys, "portals", "list")[1]
+
+
+@pytest.mark.parametrize("value", ["r" * 4097, "has space", "line\nbreak", "tab\tx", "é-accent"])
+def test_a_refresh_token_no_token_could_be_is_refused_without_showing_it(capsys, monkeypatch, value):
+    monkeypatch.setenv("ODD_REFRESH", value)
+    code, out, err = run(capsys, "portals", "add", "5", "--oauth-refresh-token-env", "ODD_REFRESH")
+    assert code == 1 and "the refresh token is not a printable word of at most 4096 characters" in err
+    assert value not in out + err
+    assert "No portals registered" in run(capsys, "portals", "list")[1]
