@@ -47,6 +47,16 @@ def test_the_store_holds_the_greatest_stamp_of_every_register(stores, batches):
     assert store.dump() == expected
 
 
+def test_a_coalescer_and_its_rows_are_the_same_accept(stores):
+    merged = coalesce([snap("2", {"p": "b"}), snap("1", {"q": "a", "p": "c"}, at=3), snap("2", {"p": "x"}, at=1)])
+    by_rows, by_coalescer = stores.new(), stores.new()
+    with by_rows.transaction() as db:
+        assert by_rows.accept_rows(db, merged.rows()) == 3
+    with by_coalescer.transaction() as db:
+        assert by_coalescer.accept_coalesced(db, merged) == 3
+    assert by_rows.dump() == by_coalescer.dump()
+
+
 def test_accept_counts_only_registers_it_changed(store):
     assert put(store, snap("1", {"p": "a", "q": "b"})) == 2
     assert put(store, snap("1", {"p": "a", "q": "b"})) == 0  # the same stamp again: nothing newer
