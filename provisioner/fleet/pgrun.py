@@ -144,10 +144,17 @@ def send_claimed(database: PgDatabase, portals: list[int], rules: Rules, client_
                           "failures); `provisioner sync worker` sends them when it can")
 
 
-def work(queue: ClaimQueue, stop: threading.Event, *, max_delay: float = 1.0, idle_s: float = 0.05) -> int:
-    """Claim and send until ``stop`` is set (the current step finishes first); how many steps were taken."""
+def work(queue: ClaimQueue, stop: threading.Event, *, max_delay: float = 1.0, idle_s: float = 0.02) -> int:
+    """Claim and send until ``stop`` is set (the current step finishes first); how many steps were taken.
+
+    Nothing claimable: when a portal's tokens come back in ``wait`` seconds, sleep just that long
+    (a portal at its limit is sent to again as soon as it may be); when one is ready but another
+    worker holds it, ``idle_s``; when nothing is pending at all, back off from ``idle_s`` to
+    ``max_delay`` (new values are found within ``max_delay``).
+    """
     steps = 0
     idle = idle_s
+    longest = max(max_delay, idle_s)
     while not stop.is_set():
         try:
             step = queue.step()
@@ -160,6 +167,10 @@ def work(queue: ClaimQueue, stop: threading.Event, *, max_delay: float = 1.0, id
             idle = idle_s
             continue
         wait = queue.next_ready_in()
-        stop.wait(min(max(idle, wait or idle), max(max_delay, idle_s)))
-        idle = min(idle * 2, max(max_delay, idle_s))
+        if wait is None:  # nothing pending anywhere
+            stop.wait(idle)
+            idle = min(idle * 2, longest)
+        else:
+            idle = idle_s
+            stop.wait(min(max(wait, idle_s), longest))
     return steps
