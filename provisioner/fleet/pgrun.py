@@ -21,13 +21,17 @@ from functools import partial
 
 from provisioner.fleet.pgqueue import ClaimQueue, Step, drain
 from provisioner.fleet.pgstore import PgDatabase, PortalStore
-from provisioner.sync.coalesce import CHUNK_EVENTS, Chunk, Coalescer, read_chunks
+from provisioner.sync.coalesce import Chunk, Coalescer, read_chunks
 from provisioner.sync.engine import accept_into, collect_between, collector_paused
 from provisioner.sync.events import Rules, Snapshot
 from provisioner.sync.report import PushReport
 
 log = logging.getLogger("provisioner.fleet")
 PUSH_DEADLINE_S = 24 * 3600.0  # a push sends until drained; this only bounds a portal that never answers
+# Events per accept transaction on PostgreSQL: a worker recording an answer waits for the row locks
+# an open accept holds, and a long transaction holds back vacuum, so commits come often (SQLite's
+# single writer prefers the larger CHUNK_EVENTS).
+PG_CHUNK_EVENTS = 20_000
 
 
 class PortalCoalescer(Coalescer):
@@ -53,7 +57,7 @@ class PortalCoalescer(Coalescer):
 
 
 def accept_lines(database: PgDatabase, lines: Iterable[str], rules: Rules, default_portal: int, report: PushReport,
-                 *, full_resync: bool = False, chunk_events: int = CHUNK_EVENTS, conn=None) -> set[int]:
+                 *, full_resync: bool = False, chunk_events: int = PG_CHUNK_EVENTS, conn=None) -> set[int]:
     """Accept the input into each record's portal; the portals it touched. ``conn``: a connection whose
     transaction the caller holds (a dry run), else one transaction per portal and chunk."""
     touched: set[int] = set()
@@ -89,7 +93,7 @@ def accept_lines(database: PgDatabase, lines: Iterable[str], rules: Rules, defau
 
 def push(database: PgDatabase, lines: Iterable[str], rules: Rules, default_portal: int,
          client_for: Callable[[int], object] | None, *, dry_run: bool = False, full_resync: bool = False,
-         chunk_events: int = CHUNK_EVENTS, progress: Callable[[int, int], None] | None = None,
+         chunk_events: int = PG_CHUNK_EVENTS, progress: Callable[[int, int], None] | None = None,
          clock: Callable[[], float] = time.monotonic) -> PushReport:
     """``sync push`` on PostgreSQL: accept, then send by claiming until the touched portals are drained."""
     started = clock()
