@@ -41,10 +41,10 @@ class Duration(click.ParamType):
 DURATION = Duration()
 
 
-def _store_path(config, store_path: str | None) -> str:
+def _store_path(config, store_path: str | None, portal: int | None = None) -> str:
     from provisioner.cli.sync_commands import _open_store
 
-    with _open_store(config, store_path) as store:
+    with _open_store(config, store_path, portal) as store:
         return str(store.path)
 
 
@@ -122,7 +122,7 @@ def serve_command(config_file, environment, local, api_version, tier, host, port
     if no_worker:
         raise UsageError("--no-worker needs a PostgreSQL store: a SQLite store's serve sends its own events",
                          hint="set PROVISIONER_STORE_URL=postgresql://..., or drop --no-worker")
-    path = _store_path(config, store_path)
+    path = _store_path(config, store_path, portal)
     client = open_client(local, api_version, tier, config.api_version, service=True)
     _run(settings, rules, path, client, keys, secret, host, port, None)
 
@@ -145,7 +145,9 @@ def _run(settings, rules, path, client, keys, secret, host, port, fleet) -> None
 @click.option("--drain-timeout", default="30s", show_default=True, type=DURATION,
               help="On SIGTERM, how long to keep sending what is pending before exiting.")
 @STORE
-def worker_command(config_file, environment, local, api_version, tier, max_delay, drain_timeout, store_path):
+@click.option("--portal", "portal", type=click.IntRange(min=1), default=None,
+              help="Only this portal (PostgreSQL: claim no other; SQLite: its file, for a store named per portal).")
+def worker_command(config_file, environment, local, api_version, tier, max_delay, drain_timeout, store_path, portal):
     """Drain the store's queue into HubSpot until SIGTERM.
 
     SQLite: one worker per store (others wait). PostgreSQL: any number, on any machines; each
@@ -167,7 +169,8 @@ def worker_command(config_file, environment, local, api_version, tier, max_delay
 
         database = open_database(location, worker=True, max_size=2)
         try:
-            queue = ClaimQueue(database, rules, _client_for(config, store_path, local, api_version, tier))
+            queue = ClaimQueue(database, rules, _client_for(config, store_path, local, api_version, tier),
+                               portals=None if portal is None else [portal])
             stop = threading.Event()
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
             signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -176,7 +179,7 @@ def worker_command(config_file, environment, local, api_version, tier, max_delay
         finally:
             database.close()
         return
-    path = _store_path(config, store_path)
+    path = _store_path(config, store_path, portal)
     client = open_client(local, api_version, tier, config.api_version, service=True)
     worker = Worker(lambda: Queue(path, rules), client, Metrics(), max_delay=max_delay,
                     rescan_s=max(max_delay, 0.05))
@@ -211,7 +214,7 @@ def guard_log_command(config_file, environment, fmt, store_path, portal):
         with _open_store(config, store_path, portal) as store:
             edits = guard_log_rows(PgTables(store))
     else:
-        edits = guard_log(_store_path(config, store_path))
+        edits = guard_log(_store_path(config, store_path, portal))
     if fmt == "json":
         click.echo(json.dumps(edits, indent=2))
         return

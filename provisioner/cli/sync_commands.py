@@ -31,6 +31,7 @@ WAIT = click.option(
     help="Seconds to wait for another run on the same store to finish (0: fail at once).",
 )
 MAX_PROBLEM_LINES = 20
+PORTAL_FIELD = "{portal}"  # in a SQLite store's path: one file per portal
 
 
 def _location(config, store_path: str | None):
@@ -48,10 +49,17 @@ def _open_store(config, store_path: str | None, portal: int | None = None):
         from provisioner.fleet.pgopen import open_store
 
         return open_store(config, location, portal)
-    if portal is not None and config.portal_id is not None and portal != config.portal_id:
-        raise UsageError(f"--portal {portal}: this SQLite store is portal {config.portal_id}'s (the file's portal.id)",
-                         hint="a SQLite store holds one portal: use its own file, or a PostgreSQL store")
     path = location.path
+    if PORTAL_FIELD in path:  # a file per portal: the portal picks the file
+        chosen = portal or config.portal_id
+        if chosen is None:
+            raise UsageError(f"the SQLite store {path} is a file per portal: which portal?",
+                             hint="pass --portal ID, or set portal.id in the file")
+        path = path.replace(PORTAL_FIELD, str(chosen))
+    elif portal is not None and config.portal_id is not None and portal != config.portal_id:
+        raise UsageError(f"--portal {portal}: this SQLite store is portal {config.portal_id}'s (the file's portal.id)",
+                         hint="a SQLite store holds one portal: name a file per portal (sync.store: "
+                         "sync-{portal}.sqlite), or use a PostgreSQL store")
     if not Path(path).is_absolute() and store_path is None and path == config.sync.store_path:
         path = str(Path(config.path).resolve().parent / path)
     return SyncStore(path)
@@ -164,6 +172,10 @@ def _run_push(ctx, config_file, environment, local, api_version, tier, store_pat
         ctx.exit(EXIT_OK if report.ok else EXIT_ERROR)
     rules = replace(rules, portal_id=portal or config.portal_id)  # one portal per SQLite store
     client = None if dry_run else open_client(local, api_version, tier, config.api_version)
+    if client is not None and portal is not None:  # a portal chosen by hand: the token must be its own
+        from provisioner.fleet.pgopen import checked
+
+        checked(client, portal)
     with _open_store(config, store_path, portal) as store:
         if not dry_run and not lock_or_find_worker(store, wait):
             # A worker (`serve`, `sync worker`) runs on this store: accept durably, it sends.

@@ -91,12 +91,17 @@ def client_factory(location: StoreLocation, make_env_client: Callable[..., HubSp
                     if portal.token_env is not None:  # an OAuth client keeps the registry for its refreshes
                         registry.close()
             registry.close()
-        client = make_env_client(**CLIENT_OPTIONS)
-        owner = client.get_account_details().portal_id
-        if owner != portal_id:
-            raise WrongPortal(f"portal {portal_id} is not registered, and the environment's token belongs to "
-                              f"portal {owner}: its values are not sent",
-                              hint=f"register it: provisioner portals add {portal_id} --token-env VAR")
-        return client
+        return checked(make_env_client(**CLIENT_OPTIONS), portal_id, "is not registered, and ")
 
     return client_for
+
+
+def checked(client: HubSpotClient, portal_id: int, why: str = "") -> HubSpotClient:
+    """``client``, once its token's own portal was read and found to be ``portal_id`` (else WrongPortal)."""
+    owner = client.get_account_details().portal_id
+    if owner != portal_id:
+        raise WrongPortal(f"portal {portal_id} {why}the environment's token belongs to portal {owner}: "
+                          "its values are not sent",
+                          hint=f"use that portal's token, or register it: provisioner portals add {portal_id} "
+                          "--token-env VAR")
+    return client

@@ -188,7 +188,7 @@ class ClaimQueue:
         return None if row[0] is None else max(0.0, row[0])
 
 
-def drain(queue: ClaimQueue, *, deadline: float, idle_s: float = 0.05, stop: Callable[[], bool] = lambda: False,
+def drain(queue: ClaimQueue, *, deadline: float, idle_s: float = 0.02, stop: Callable[[], bool] = lambda: False,
           give_up_after_s: float = 60.0, on_step: Callable[[Step], None] | None = None) -> list[Step]:
     """Claim and send until nothing is pending (or only portals paused longer than ``give_up_after_s``),
     ``stop()`` says so, or ``deadline`` (monotonic) passes. What another worker holds is waited for."""

@@ -21,13 +21,17 @@ from functools import partial
 
 from provisioner.fleet.pgqueue import ClaimQueue, Step, drain
 from provisioner.fleet.pgstore import PgDatabase, PortalStore
-from provisioner.sync.coalesce import CHUNK_EVENTS, Chunk, Coalescer, read_chunks
+from provisioner.sync.coalesce import Chunk, Coalescer, read_chunks
 from provisioner.sync.engine import accept_into, collect_between, collector_paused
 from provisioner.sync.events import Rules, Snapshot
 from provisioner.sync.report import PushReport
 
 log = logging.getLogger("provisioner.fleet")
 PUSH_DEADLINE_S = 24 * 3600.0  # a push sends until drained; this only bounds a portal that never answers
+# Events per accept transaction on PostgreSQL: a worker recording an answer waits for the row locks
+# an open accept holds, and a long transaction holds back vacuum, so commits come often (SQLite's
+# single writer prefers the larger CHUNK_EVENTS).
+PG_CHUNK_EVENTS = 20_000
 
 
 class PortalCoalescer(Coalescer):
@@ -53,7 +57,7 @@ class PortalCoalescer(Coalescer):
 
 
 def accept_lines(database: PgDatabase, lines: Iterable[str], rules: Rules, default_portal: int, report: PushReport,
-                 *, full_resync: bool = False, chunk_events: int = CHUNK_EVENTS, conn=None) -> set[int]:
+                 *, full_resync: bool = False, chunk_events: int = PG_CHUNK_EVENTS, conn=None) -> set[int]:
     """Accept the input into each record's portal; the portals it touched. ``conn``: a connection whose
     transaction the caller holds (a dry run), else one transaction per portal and chunk."""
     touched: set[int] = set()
@@ -89,7 +93,7 @@ def accept_lines(database: PgDatabase, lines: Iterable[str], rules: Rules, defau
 
 def push(database: PgDatabase, lines: Iterable[str], rules: Rules, default_portal: int,
          client_for: Callable[[int], object] | None, *, dry_run: bool = False, full_resync: bool = False,
-         chunk_events: int = CHUNK_EVENTS, progress: Callable[[int, int], None] | None = None,
+         chunk_events: int = PG_CHUNK_EVENTS, progress: Callable[[int, int], None] | None = None,
          clock: Callable[[], float] = time.monotonic) -> PushReport:
     """``sync push`` on PostgreSQL: accept, then send by claiming until the touched portals are drained."""
     started = clock()
@@ -144,10 +148,17 @@ def send_claimed(database: PgDatabase, portals: list[int], rules: Rules, client_
                           "failures); `provisioner sync worker` sends them when it can")
 
 
-def work(queue: ClaimQueue, stop: threading.Event, *, max_delay: float = 1.0, idle_s: float = 0.05) -> int:
-    """Claim and send until ``stop`` is set (the current step finishes first); how many steps were taken."""
+def work(queue: ClaimQueue, stop: threading.Event, *, max_delay: float = 1.0, idle_s: float = 0.02) -> int:
+    """Claim and send until ``stop`` is set (the current step finishes first); how many steps were taken.
+
+    Nothing claimable: when a portal's tokens come back in ``wait`` seconds, sleep just that long
+    (a portal at its limit is sent to again as soon as it may be); when one is ready but another
+    worker holds it, ``idle_s``; when nothing is pending at all, back off from ``idle_s`` to
+    ``max_delay`` (new values are found within ``max_delay``).
+    """
     steps = 0
     idle = idle_s
+    longest = max(max_delay, idle_s)
     while not stop.is_set():
         try:
             step = queue.step()
@@ -160,6 +171,10 @@ def work(queue: ClaimQueue, stop: threading.Event, *, max_delay: float = 1.0, id
             idle = idle_s
             continue
         wait = queue.next_ready_in()
-        stop.wait(min(max(idle, wait or idle), max(max_delay, idle_s)))
-        idle = min(idle * 2, max(max_delay, idle_s))
+        if wait is None:  # nothing pending anywhere
+            stop.wait(idle)
+            idle = min(idle * 2, longest)
+        else:
+            idle = idle_s
+            stop.wait(min(max(wait, idle_s), longest))
     return steps

@@ -131,3 +131,40 @@ def test_retry_on_postgresql_sends_by_claiming_and_counts_a_letter_again(tmp_pat
     with PgDatabase(pg_url) as database:
         [again] = database.portal(PORTAL).dead_letters()
     assert (again.id, again.seen, again.resolved_at) == (letter.id, 2, None)
+
+
+def test_serve_without_a_worker_needs_a_postgresql_store(portal, capsys, monkeypatch):
+    monkeypatch.setenv("PROVISIONER_WEBHOOK_SECRET", "a-test-key")
+    code, _, err = run_cli(capsys, "serve", "--port", "0", "--no-worker")
+    assert code == 1 and "--no-worker needs a PostgreSQL store" in err and "Traceback" not in err
+
+
+def test_a_full_resync_on_postgresql_sends_every_value_again(tmp_path, portal, capsys, pg_url, monkeypatch):
+    _client, deals = portal
+    monkeypatch.setenv("PROVISIONER_STORE_URL", pg_url)
+    source = tmp_path / "events.jsonl"
+    source.write_text("\n".join(event(deal_id=deal) for deal in deals) + "\n")
+    code, out, _ = run_cli(capsys, "sync", "push", "--source", str(source))
+    assert code == 0 and "deals written 3 of 3" in out
+    code, out, _ = run_cli(capsys, "sync", "push", "--source", str(source))
+    assert code == 0 and "deals written 0 of 0" in out and "requests 0" in out  # nothing new: nothing sent
+    code, out, _ = run_cli(capsys, "sync", "push", "--source", str(source), "--full-resync")
+    assert code == 0 and "deals written 3 of 3" in out
+
+
+def test_a_sqlite_store_named_per_portal_is_a_file_for_each(tmp_path, portal, capsys, monkeypatch):
+    _client, deals = portal
+    config = make_config(str(tmp_path / "sync-{portal}.sqlite"))  # the file names no portal.id
+    monkeypatch.setattr(sync_commands, "load", lambda path, env: config)
+    source = tmp_path / "events.jsonl"
+    source.write_text(event(deal_id=deals[0]) + "\n" + with_portal(event(deal_id=deals[1]), OTHER) + "\n")
+    code, _, err = run_cli(capsys, "sync", "dead-letters")
+    assert code == 1 and "is a file per portal: which portal?" in err
+    code, out, err = run_cli(capsys, "sync", "push", "--source", str(source), "--portal", str(PORTAL))
+    assert code == 1 and "deals written 1 of 1" in out
+    assert f"'portal_id' {OTHER} is not this store's portal ({PORTAL})" in err
+    assert (tmp_path / f"sync-{PORTAL}.sqlite").exists() and not (tmp_path / f"sync-{OTHER}.sqlite").exists()
+    code, out, err = run_cli(capsys, "sync", "push", "--source", str(source), "--portal", str(OTHER))
+    assert code == 1 and f"the environment's token belongs to portal {PORTAL}" in err and "Traceback" not in err
+    code, _, err = run_cli(capsys, "sync", "dead-letters", "--portal", str(PORTAL))
+    assert code == 0 and "1 dead letter(s)" in err

@@ -1,11 +1,15 @@
-"""The portal's shared tokens: whatever the timing, no window holds more requests than the portal allows."""
+"""The portal's shared tokens: whatever the timing, no window holds more requests than the portal allows;
+an idle worker looks again as soon as a portal may be sent to."""
 
 from __future__ import annotations
+
+import threading
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from provisioner.fleet.pgbucket import Bucket
+from provisioner.fleet.pgrun import work
 
 
 @given(per_window=st.sampled_from([2, 10, 100, 190]),
@@ -45,3 +49,49 @@ def test_a_steady_worker_gets_most_of_the_ceiling():
         bucket = bucket.at(now).spend(now, 1)
         sent += 1
     assert 0.9 * 1000 <= sent <= 1000
+
+
+class _Queue:
+    """A queue with nothing claimable: its next portal is ready in ``ready_in`` seconds (None: nothing pending)."""
+
+    def __init__(self, ready_in) -> None:
+        self.ready_in = ready_in
+
+    def step(self):
+        return None
+
+    def next_ready_in(self):
+        return self.ready_in
+
+
+class _Stop(threading.Event):
+    """Records each wait instead of sleeping; set after ``times`` waits."""
+
+    def __init__(self, times: int) -> None:
+        super().__init__()
+        self.waits: list[float] = []
+        self.times = times
+
+    def wait(self, timeout=None) -> bool:
+        self.waits.append(timeout)
+        if len(self.waits) >= self.times:
+            self.set()
+        return self.is_set()
+
+
+def test_an_idle_worker_sleeps_only_until_the_next_portal_is_ready():
+    stop = _Stop(4)
+    work(_Queue(0.03), stop, max_delay=1.0, idle_s=0.01)
+    assert stop.waits == [0.03] * 4  # not longer: a portal at its limit is sent to as soon as it may be
+    stop = _Stop(3)
+    work(_Queue(0.0), stop, max_delay=1.0, idle_s=0.01)
+    assert stop.waits == [0.01] * 3  # ready but held by another worker: look again soon
+    stop = _Stop(3)
+    work(_Queue(50.0), stop, max_delay=1.0, idle_s=0.01)
+    assert stop.waits == [1.0] * 3  # a paused portal: new values elsewhere are still found within max_delay
+
+
+def test_a_worker_with_nothing_pending_backs_off_to_max_delay():
+    stop = _Stop(9)
+    work(_Queue(None), stop, max_delay=0.5, idle_s=0.01)
+    assert stop.waits == [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.5, 0.5, 0.5]

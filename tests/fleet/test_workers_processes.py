@@ -50,6 +50,7 @@ def test_two_worker_processes_never_write_to_one_portal_at_once(setup, pg_url):
             workers = [worker(setup, portal, pg_url, f"w{n}") for n in range(2)]
             wait_for(lambda: database.portal(PORTAL).count_pending() == 0, timeout=90)
             assert all(w.proc.poll() is None for w in workers)
+            assert [w.stop() for w in workers] == [0, 0]  # SIGTERM: the current step ends, then exit 0
         assert set(portal.values().values()) == {"On Track"}
         batches = [e for e in portal.log.entries if e[3].endswith("/batch/update")]
         assert len(batches) >= 6

@@ -47,6 +47,16 @@ def test_the_store_holds_the_greatest_stamp_of_every_register(stores, batches):
     assert store.dump() == expected
 
 
+def test_a_coalescer_and_its_rows_are_the_same_accept(stores):
+    merged = coalesce([snap("2", {"p": "b"}), snap("1", {"q": "a", "p": "c"}, at=3), snap("2", {"p": "x"}, at=1)])
+    by_rows, by_coalescer = stores.new(), stores.new()
+    with by_rows.transaction() as db:
+        assert by_rows.accept_rows(db, merged.rows()) == 3
+    with by_coalescer.transaction() as db:
+        assert by_coalescer.accept_coalesced(db, merged) == 3
+    assert by_rows.dump() == by_coalescer.dump()
+
+
 def test_accept_counts_only_registers_it_changed(store):
     assert put(store, snap("1", {"p": "a", "q": "b"})) == 2
     assert put(store, snap("1", {"p": "a", "q": "b"})) == 0  # the same stamp again: nothing newer
@@ -138,12 +148,14 @@ def test_dead_letters_are_counted_not_copied_and_resolved_when_delivered(store):
     assert store.dead_letters([letter_id])[0].resolved_at is None
 
 
-def test_a_dead_letter_keeps_any_text_it_was_given(store):
+def test_a_dead_letter_keeps_any_text_it_was_given(store, backend):
     odd = NewDeadLetter("input", "control character", "{\"a\":\"\x00\"} é")
     with store.transaction() as db:
         store.add_dead_letters(db, [odd, odd])
     [letter] = store.dead_letters()
-    assert letter.seen == 2 and letter.line.startswith('{"a":"') and "é" in letter.line
+    assert letter.seen == 2
+    # PostgreSQL's texts hold no NUL: it is written \x00 there.
+    assert letter.line == ('{"a":"\x00"} é' if backend == "sqlite" else '{"a":"\\x00"} é')
 
 
 def test_a_trial_leaves_nothing_behind(store):
