@@ -16,9 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from provisioner.errors import ProvisionerError, UsageError
+from provisioner.fleet.credentials import client_for as registry_client
 from provisioner.fleet.location import StoreLocation
 from provisioner.fleet.pgqueue import CLIENT_OPTIONS, WORKER_SESSION
 from provisioner.fleet.pgstore import PgDatabase
+from provisioner.fleet.registry import open_registry
 from provisioner.hubspot.client import HubSpotClient
 from provisioner.model import Config
 
@@ -33,12 +35,8 @@ def open_database(location: StoreLocation, *, worker: bool = False, max_size: in
                       application_name="provisioner worker" if worker else "provisioner")
 
 
-def _registered(location: StoreLocation) -> list[int] | None:
-    """The registered portals, or None when this build has no registry."""
-    try:
-        from provisioner.fleet.registry import open_registry
-    except ImportError:
-        return None
+def _registered(location: StoreLocation) -> list[int]:
+    """The registered portals."""
     with open_registry(location) as registry:
         return [portal.portal_id for portal in registry.list()]
 
@@ -48,7 +46,7 @@ def default_portal(config: Config, database: PgDatabase, location: StoreLocation
         return int(requested)
     if config.portal_id is not None:
         return int(config.portal_id)
-    registered = _registered(location) or []
+    registered = _registered(location)
     if len(registered) == 1:
         return registered[0]
     with database.errors(), database.pool.connection() as conn:
@@ -76,22 +74,18 @@ def client_factory(location: StoreLocation, make_env_client: Callable[..., HubSp
     """``client_for(portal_id)`` for workers: the registry's client, else the environment's, checked."""
 
     def client_for(portal_id: int) -> HubSpotClient:
+        registry = open_registry(location)
         try:
-            from provisioner.fleet.credentials import client_for as registry_client
-            from provisioner.fleet.registry import open_registry
-        except ImportError:
-            registry_client = None
-        if registry_client is not None:
-            registry = open_registry(location)
             portal = registry.get(portal_id)
-            if portal is not None:
-                try:
-                    return registry_client(registry, portal, service=True, **CLIENT_OPTIONS)
-                finally:
-                    if portal.token_env is not None:  # an OAuth client keeps the registry for its refreshes
-                        registry.close()
+            client = None if portal is None else registry_client(registry, portal, service=True, **CLIENT_OPTIONS)
+        except BaseException:
             registry.close()
-        return checked(make_env_client(**CLIENT_OPTIONS), portal_id, "is not registered, and ")
+            raise
+        if portal is None or portal.token_env is not None:  # an OAuth client keeps the registry for its refreshes
+            registry.close()
+        if client is None:
+            return checked(make_env_client(**CLIENT_OPTIONS), portal_id, "is not registered, and ")
+        return client
 
     return client_for
 
