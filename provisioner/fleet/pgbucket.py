@@ -3,7 +3,7 @@
 HubSpot counts a portal's requests in a rolling window (``per_window`` per ``window_s``, 100 or
 190 per 10 s by tier). A token bucket of capacity ``burst`` refilled at ``(per_window - burst) /
 window_s`` never lets more than ``burst + rate * window_s = per_window`` requests start in any
-window, whatever the timing, and it keeps ``1 - burst / per_window`` of the ceiling (95%) once
+window, whatever the timing, and it keeps ``1 - burst / per_window`` of the ceiling (98%) once
 the bucket runs dry. HubSpot's own figures correct the bucket after each answer: ``Max`` and
 ``Interval-Milliseconds`` set the limit, ``Remaining`` caps the tokens (the server's count wins
 when it is lower), a 429 empties it. ``ready_at`` is when the next token is there: the claim
@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from provisioner.hubspot.limiter import MAX_HEADER, REMAINING_HEADER, WINDOW_S, int_header
 from provisioner.hubspot.transport import RATE_WINDOW_HEADER
 
-BURST_SHARE = 20  # the bucket holds a twentieth of the window's requests (5 of 100)
+BURST_SHARE = 50  # the bucket holds a fiftieth of the window's requests (2 of 100): a steady stream gets 98%
 RATE_LIMITED_PAUSE_SHARE = 10  # after a 429, wait a tenth of the window before trying again
 
 
