@@ -30,6 +30,7 @@ against that portal's ceiling.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -74,17 +75,28 @@ def event(deal: str, portal: int | None, at_ms: int, progress: int) -> str:
 
 
 def events(deals: dict[int, list[str]], base_ms: int, with_portal: bool = True):
-    """(backlog, stream, newest progress per (portal, deal)): the stream is newer, with 1 in 10 stragglers older."""
-    backlog, stream, newest = [], [], {}
+    """(backlog, stream, newest progress per (portal, deal)): the stream is newer, with 1 in 10 stragglers older.
+
+    The portals' events take turns, as events from many portals arrive together in time (fed portal
+    after portal, the last portals' newer values would come after their deals were sent).
+    """
+    backlogs, streams, newest = [], [], {}
     for portal, ids in deals.items():
         tag = portal if with_portal else None
+        backlog, stream = [], []
         for n, deal in enumerate(ids):
             backlog.append(event(deal, tag, base_ms + 10, n % 50))
             stream.append(event(deal, tag, base_ms + 30, 50 + n % 50))
             newest[(portal, deal)] = str(50 + n % 50)
             if n % 10 == 0:
                 stream.append(event(deal, tag, base_ms + 20, 99))  # older than the newest: must lose
-    return backlog, stream, newest
+        backlogs.append(backlog)
+        streams.append(stream)
+    return _in_turn(backlogs), _in_turn(streams), newest
+
+
+def _in_turn(lists: list[list[str]]) -> list[str]:
+    return [item for group in itertools.zip_longest(*lists) for item in group if item is not None]
 
 
 class Fleet:
