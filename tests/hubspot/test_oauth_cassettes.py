@@ -2,7 +2,7 @@
 
 Re-record with ``python -m tests.hubspot.test_oauth_cassettes`` (against the emulator on
 127.0.0.1). The recorded request carries placeholder credentials, and the access token of each
-answer is replaced by ``ACCESS`` before it is written: no cassette holds a token.
+answer is replaced by a placeholder (``ACCESS``) before it is written: no cassette holds a token.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "oauth"
 REPLAY_URL = "http://127.0.0.1:9"
 CLIENT_ID, CLIENT_SECRET, REFRESH = "client-id-placeholder", "client-secret-placeholder", "refresh-placeholder"
 PORTAL = 880_077
+# What each recorded access token becomes. Distinctive: the client masks every token it was handed,
+# for the rest of the process, so a common word here would be masked in other tests' messages.
+ACCESS = "access-token-placeholder-5c1d"
 
 
 def _scrub_answer(response: dict) -> dict:
@@ -29,7 +32,7 @@ def _scrub_answer(response: dict) -> dict:
     except ValueError:
         return response
     if isinstance(data, dict) and "access_token" in data:
-        data["access_token"] = "ACCESS"
+        data["access_token"] = ACCESS
         response["body"]["string"] = json.dumps(data).encode()
     return response
 
@@ -49,7 +52,7 @@ def test_a_refresh_grant_gives_an_access_token_for_thirty_minutes():
     with _cassette("none", "refresh") as recorded:
         grant = _refresh(REPLAY_URL)
         assert recorded.all_played
-    assert grant.access_token == "ACCESS" and grant.expires_in == 1800
+    assert grant.access_token == ACCESS and grant.expires_in == 1800
     assert grant.refresh_token in (None, REFRESH)
     request = recorded.requests[0]
     assert (request.method, request.path) == ("POST", "/oauth/v1/token")
@@ -73,7 +76,7 @@ def test_no_oauth_cassette_holds_a_token():
             body = interaction["request"]["body"]
             assert f"client_secret={CLIENT_SECRET}" in body and f"refresh_token={REFRESH}" in body, path
             answer = json.loads(interaction["response"]["body"]["string"])
-            assert answer.get("access_token", "ACCESS") == "ACCESS", path
+            assert answer.get("access_token", ACCESS) == ACCESS, path
             assert "authorization" not in {k.lower() for k in interaction["request"]["headers"]}, path
 
 
