@@ -22,7 +22,7 @@ from functools import partial
 from provisioner.fleet.pgqueue import ClaimQueue, Step, drain
 from provisioner.fleet.pgstore import PgDatabase, PortalStore
 from provisioner.sync.coalesce import Chunk, Coalescer, read_chunks
-from provisioner.sync.engine import accept_into, collect_between, collector_paused
+from provisioner.sync.engine import accept_into, collector_paused, release
 from provisioner.sync.events import Rules, Snapshot
 from provisioner.sync.report import PushReport
 
@@ -66,22 +66,25 @@ def accept_lines(database: PgDatabase, lines: Iterable[str], rules: Rules, defau
         store = database.portal(portal)
         return store if conn is None else store.bound(conn)
 
+    def accept_chunk(chunk: Chunk) -> None:
+        merged: PortalCoalescer = chunk.merged  # type: ignore[assignment]
+        parts = dict(merged.portals)
+        parts.setdefault(default_portal, Coalescer())  # the input's dead letters go to the default portal
+        for portal, part in sorted(parts.items()):
+            store = view(portal)
+            invalid = chunk.invalid if portal == default_portal else []
+            with store.transaction() as db:
+                accepted = accept_into(db, part, invalid, store)
+            own = Chunk(part, invalid, chunk.ignored if portal == default_portal else 0,
+                        chunk.read if portal == default_portal else 0)
+            report.add_chunk(own, accepted)
+            if len(part):
+                touched.add(portal)
+
     with collector_paused():
         for chunk in read_chunks(lines, rules, chunk_events, merger=partial(PortalCoalescer, default_portal)):
-            merged: PortalCoalescer = chunk.merged  # type: ignore[assignment]
-            parts = dict(merged.portals)
-            parts.setdefault(default_portal, Coalescer())  # the input's dead letters go to the default portal
-            for portal, part in sorted(parts.items()):
-                store = view(portal)
-                invalid = chunk.invalid if portal == default_portal else []
-                with store.transaction() as db:
-                    accepted = accept_into(db, part, invalid, store)
-                own = Chunk(part, invalid, chunk.ignored if portal == default_portal else 0,
-                            chunk.read if portal == default_portal else 0)
-                report.add_chunk(own, accepted)
-                if len(part):
-                    touched.add(portal)
-            collect_between(chunk.read, chunk_events)
+            accept_chunk(chunk)  # its names for the chunk's parts end here, so ``release`` frees them
+            release(chunk, chunk_events)
     if full_resync:
         for portal in sorted(touched | {default_portal}):
             store = view(portal)

@@ -60,6 +60,16 @@ class Coalescer:
             self.held[snap.deal_id] = snap
             return
         if type(held) is not dict:
+            # Two snapshots of different instants, the later one carrying every property of the
+            # other: each of its values wins on the instant alone, so it replaces the other whole.
+            at, held_at = snap.occurred_at, held.occurred_at
+            if at > held_at and held.values.keys() <= snap.values.keys():
+                self.held[snap.deal_id] = snap
+                self.superseded += len(held.values)
+                return
+            if at < held_at and snap.values.keys() <= held.values.keys():
+                self.superseded += len(snap.values)
+                return
             held = self.held[snap.deal_id] = _stamps(held)
         at = snap.occurred_at
         accord_id, event = snap.accord_id, snap.event

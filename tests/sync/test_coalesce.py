@@ -1,0 +1,89 @@
+"""Coalescing a run's snapshots: any order gives each property's greatest stamp, and the count of
+values that lost, whichever path a pair of snapshots takes (one replacing the other whole, or per property)."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from provisioner.sync.coalesce import Chunk, Coalescer
+from provisioner.sync.engine import collector_paused, release
+from provisioner.sync.events import Snapshot
+
+PROPS = ["p_status", "p_stage", "p_url"]
+snapshots = st.builds(
+    lambda line_no, at, accord, deal, event, values: Snapshot(line_no, event, at, accord, deal, values),
+    st.integers(1, 99), st.sampled_from([10, 20, 30]), st.sampled_from(["acc_a", "acc_b"]),
+    st.sampled_from(["1", "2"]), st.sampled_from(["step_updated", "stage_created"]),
+    st.dictionaries(st.sampled_from(PROPS), st.sampled_from(["", "x", "y"]), max_size=3),
+)
+
+
+def model(snaps: list[Snapshot]) -> tuple[dict, int]:
+    """Per deal and property the greatest stamp; and how many values met one held before them."""
+    best: dict[str, dict[str, tuple]] = {}
+    lost = 0
+    for s in snaps:
+        held = best.setdefault(s.deal_id, {})
+        for prop, value in s.values.items():
+            stamp = (s.occurred_at, s.accord_id, value, s.event)
+            if prop in held:
+                lost += 1
+            held[prop] = max(held.get(prop, stamp), stamp)
+    return best, lost
+
+
+@given(st.lists(snapshots, max_size=8), st.randoms())
+def test_any_order_gives_the_greatest_stamps_and_the_same_count(snaps, rng):
+    merged = Coalescer()
+    for s in snaps:
+        merged.add(s)
+    best, lost = model(snaps)
+    assert merged.winners == best
+    assert merged.superseded == lost
+    shuffled = list(snaps)
+    rng.shuffle(shuffled)
+    again = Coalescer()
+    for s in shuffled:
+        again.add(s)
+    assert again.winners == best and again.superseded == lost
+    for deal in merged.held:  # each write's values share its stamp
+        for at, accord_id, event, values in merged.writes(deal):
+            assert all(best[deal][prop] == (at, accord_id, value, event) for prop, value in values.items())
+
+
+def test_a_later_snapshot_with_every_property_replaces_the_earlier_whole():
+    early = Snapshot(1, "step_updated", 10, "acc_a", "1", {"p_status": "x", "p_stage": "y"})
+    late = Snapshot(2, "step_updated", 20, "acc_b", "1", {"p_status": "y", "p_stage": "y", "p_url": "u"})
+    for first, second in ((early, late), (late, early)):
+        merged = Coalescer()
+        merged.add(first)
+        merged.add(second)
+        assert merged.held["1"] is late
+        assert merged.superseded == 2
+
+
+class Node:
+    pass
+
+
+def test_release_frees_the_chunk_and_collects_its_cycles():
+    with collector_paused():
+        chunk = Chunk(read=5)
+        chunk.merged.add(Snapshot(1, "step_updated", 10, "acc_a", "1", {"p_status": "x"}))
+        node = Node()
+        node.me = node  # a cycle: only the collector frees it
+        chunk.invalid.append(node)
+        cycle = weakref.ref(node)
+        del node
+        release(chunk, chunk_events=10)  # not a full chunk: no collection yet
+        assert len(chunk.merged) == 0 and chunk.invalid == []
+        assert cycle() is not None
+        chunk.invalid.append(cycle())
+        release(chunk, chunk_events=5)  # a full chunk: collected
+        assert cycle() is None
+        assert not gc.isenabled()
+    assert gc.isenabled()
