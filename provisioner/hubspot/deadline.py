@@ -13,6 +13,8 @@ when the request's time is up it shuts that socket down, which ends any read blo
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 import re
 import socket
@@ -70,25 +72,28 @@ def parse_timeout(text: str | None) -> float:
 
 
 class Watchdog:
-    """Cuts the connections of one request off when its total time is up."""
+    """Cuts the connections of one request off when its total time is up.
+
+    One thread (``_Reaper``) serves every watchdog of the process: a thread started per request
+    cost more CPU than many a request's own work.
+    """
 
     def __init__(self, seconds: float) -> None:
         self._lock = threading.Lock()
         self._connections: list = []
         self._done = False
         self.fired = False
-        self._timer = threading.Timer(max(0.0, seconds), self._fire)
-        self._timer.daemon = True
+        self._seconds = max(0.0, seconds)
 
     def __enter__(self) -> Watchdog:
         _current.watchdog = self
-        self._timer.start()
+        _reaper.watch(self, time.monotonic() + self._seconds)
         return self
 
     def __exit__(self, *exc) -> None:
         with self._lock:
             self._done = True
-        self._timer.cancel()
+            self._connections = []
         _current.watchdog = None
 
     def watch(self, connection) -> None:
@@ -105,6 +110,45 @@ class Watchdog:
             connections = list(self._connections)
         for connection in connections:
             _shut(connection)
+
+
+class _Reaper:
+    """The thread that fires watchdogs: it sleeps until the earliest deadline of those still running.
+
+    A finished watchdog stays queued until its deadline comes up, then is dropped: the queue holds
+    at most the requests of one request timeout.
+    """
+
+    def __init__(self) -> None:
+        self._wake = threading.Condition()
+        self._queue: list[tuple[float, int, Watchdog]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, watchdog: Watchdog, at: float) -> None:
+        with self._wake:
+            heapq.heappush(self._queue, (at, next(self._order), watchdog))
+            if self._thread is None or not self._thread.is_alive():  # first use, or a forked child
+                self._thread = threading.Thread(target=self._run, name="provisioner-watchdog", daemon=True)
+                self._thread.start()
+            elif self._queue[0][2] is watchdog:
+                self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._queue:
+                    self._wake.wait()
+                at, _, watchdog = self._queue[0]
+                left = at - time.monotonic()
+                if left > 0:
+                    self._wake.wait(left)
+                    continue
+                heapq.heappop(self._queue)
+            watchdog._fire()
+
+
+_reaper = _Reaper()
 
 
 def _shut(connection) -> None:

@@ -154,12 +154,14 @@ def record_from_json(item: Any) -> Record:
     if present; ``updatedAt`` and ``url`` are read where they are strings, as live answers carry them."""
     record_id = item.get("id") if isinstance(item, dict) else None
     properties = item.get("properties", {}) if isinstance(item, dict) else None
-    if not isinstance(record_id, (str, int)) or isinstance(record_id, bool) or not isinstance(properties, dict) \
-            or not all(value is None or isinstance(value, (str, int, float)) for value in properties.values()):
+    if not isinstance(record_id, (str, int)) or isinstance(record_id, bool) or not isinstance(properties, dict):
         raise malformed("GET", "record", item)
+    if not all(type(value) is str for value in properties.values()):  # else: JSON's keys are text already
+        if not all(value is None or isinstance(value, (str, int, float)) for value in properties.values()):
+            raise malformed("GET", "record", item)
+        properties = {str(k): None if v is None else str(v) for k, v in properties.items()}
     updated, url = item.get("updatedAt"), item.get("url")
-    return Record(id=str(record_id),
-                  properties={str(k): None if v is None else str(v) for k, v in properties.items()},
+    return Record(id=str(record_id), properties=properties,
                   updated_at=updated if isinstance(updated, str) else None, url=url if isinstance(url, str) else None)
 
 
