@@ -21,7 +21,7 @@ def recording_server() -> Iterator[tuple[str, list[str]]]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            seen.append(self.requestline)
+            seen.append(f"{self.requestline} | {self.headers.get('Authorization')}")
             self.wfile.write(ANSWER)
 
         def log_message(self, *args) -> None:
@@ -58,6 +58,16 @@ def test_an_address_in_no_proxy_is_reached_directly(monkeypatch):
         client = HubSpotClient(url, "env-proxy-token", tier="unlimited")
         assert client.get_account_details().portal_id == 42
     assert len(seen) == 1 and seen[0].startswith("GET /")
+
+
+def test_a_netrc_entry_for_the_portal_never_replaces_the_token(monkeypatch, tmp_path):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password elsewhere\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    with recording_server() as (url, seen):
+        HubSpotClient(url, "env-proxy-token", tier="unlimited").get_account_details()
+    assert seen[0].endswith("| Bearer env-proxy-token")
 
 
 def test_one_watchdog_thread_serves_every_request():
