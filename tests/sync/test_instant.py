@@ -70,24 +70,3 @@ def test_the_accepted_forms_name_the_same_instant():
             "2026-11-27T10:00Z", "2026-11-27T10:00:00,0z", "2026-11-27T08:00:00-02", " 2026-11-27T10:00:00Z\t"]
     assert {parse_instant(text) for text in same} == {parse_instant("2026-11-27T10:00:00Z")}
     assert parse_instant("2026-11-27T10:00:00.1234569Z") - parse_instant("2026-11-27T10:00:00Z") == 123456
-
-
-clock_chars = st.sampled_from("0123456789:.,TtZz+- \u0663x")
-
-
-@given(moments, st.text(clock_chars, min_size=8, max_size=20))
-def test_the_fast_path_reads_what_the_full_reading_reads(moment, clock):
-    """Once a day is known, its times are read by slicing: exactly as the full reading, or refused alike."""
-    from provisioner.sync.instant import _parse
-
-    day = f"{moment.year:04d}" + moment.strftime("-%m-%d")
-    parse_instant(day + "T00:00:00Z")  # the day is now known
-    for text in (day + "T" + clock, day + "T" + clock + "Z", day + moment.strftime("T%H:%M:%SZ"),
-                 day + moment.strftime("T%H:%M:%S.%fZ")):
-        try:
-            expected = _parse(text)
-        except ValueError:
-            with pytest.raises(ValueError):
-                parse_instant(text)
-        else:
-            assert parse_instant(text) == expected
