@@ -16,6 +16,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import os
 import re
 import socket
 import threading
@@ -120,6 +121,11 @@ class _Reaper:
     """
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Empty, without a thread: at start, and in a forked child (which has no thread, and whose
+        copy of the lock may have been held at the fork)."""
         self._wake = threading.Condition()
         self._queue: list[tuple[float, int, Watchdog]] = []
         self._order = itertools.count()
@@ -128,7 +134,7 @@ class _Reaper:
     def watch(self, watchdog: Watchdog, at: float) -> None:
         with self._wake:
             heapq.heappush(self._queue, (at, next(self._order), watchdog))
-            if self._thread is None or not self._thread.is_alive():  # first use, or a forked child
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="provisioner-watchdog", daemon=True)
                 self._thread.start()
             elif self._queue[0][2] is watchdog:
@@ -149,6 +155,7 @@ class _Reaper:
 
 
 _reaper = _Reaper()
+os.register_at_fork(after_in_child=_reaper.reset)
 
 
 def _shut(connection) -> None:

@@ -4,7 +4,10 @@ follows them; one watchdog thread serves every request of the process. Loopback 
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -80,3 +83,25 @@ def test_one_watchdog_thread_serves_every_request():
     assert len(seen) == 20
     assert len(watchdogs) == 1
     assert threading.active_count() <= before + 1
+
+
+def test_a_forked_child_gets_its_own_watchdog_thread():
+    with recording_server() as (url, seen):
+        client = HubSpotClient(url, "env-proxy-token", tier="unlimited")
+        client.get_account_details()  # the parent's watchdog thread is running
+        pid = os.fork()
+        if pid == 0:  # the child: one request, then out, whatever happens
+            code = 1
+            try:
+                child = HubSpotClient(url, "env-proxy-token", tier="unlimited", request_timeout_s=5.0)
+                code = 0 if child.get_account_details().portal_id == 42 else 1
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + 30
+        while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if done[0] == 0:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        assert done[0] == pid and os.waitstatus_to_exitcode(done[1]) == 0
+    assert len(seen) == 2
