@@ -20,8 +20,8 @@ Rows:
   (documented and honest): the emulator's deals are created in its memory with the baseline
   values, and the store is written with SQL as a push of those baseline events leaves it (values
   parsed by the tool's own parser; each value confirmed). The older code's store gets its own
-  schema's rows the same way (``--old-schema``: 2, one row per deal and property, or 1 for code
-  older than that). ``--old-big`` also runs the older code's 2M-event push (minutes).
+  schema's rows the same way (``--old-schema``: 2, one row per deal and property, 1 for code
+  older than that, or 3 for code that packs a deal's registers in one row, as this code does). ``--old-big`` also runs the older code's 2M-event push (minutes).
 ``--profile DIR`` runs each push under cProfile (stats in DIR; its figures are then not comparable).
 """
 
@@ -336,7 +336,7 @@ def main() -> None:
     parser.add_argument("--big-deals", type=int, default=1_000_000)
     parser.add_argument("--big-events", type=int, default=2_000_000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--old-schema", type=int, choices=(1, 2), default=2,
+    parser.add_argument("--old-schema", type=int, choices=(1, 2, 3), default=2,
                         help="the store schema the older code reads (its 1M-deal store is seeded in it)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "sync.md"))
     parser.add_argument("--profile", default=None, help="a folder: run each push under cProfile, its stats there")

@@ -75,8 +75,8 @@ def parse_timeout(text: str | None) -> float:
 class Watchdog:
     """Cuts the connections of one request off when its total time is up.
 
-    One thread (``_Reaper``) serves every watchdog of the process: a thread started per request
-    cost more CPU than many a request's own work.
+    One thread (``_Reaper``) serves every watchdog of the process, rather than one started and
+    stopped for each request.
     """
 
     def __init__(self, seconds: float) -> None:

@@ -89,9 +89,9 @@ _PENDING = "pending > 0"
 _BATCH = 10_000  # deals read (and written back) per statement
 _READ = "SELECT deal_id, registers FROM deals WHERE deal_id IN (SELECT value FROM json_each(?))"
 _UPDATE = "UPDATE deals SET pending = ?2, synced = ?3, registers = ?4 WHERE deal_id = ?1"
-_encode_json = msgspec.json.Encoder().encode
 _SAVE = ("INSERT INTO deals (deal_id, pending, synced, registers) VALUES (?, ?, ?, ?) ON CONFLICT (deal_id)"
          " DO UPDATE SET pending = excluded.pending, synced = excluded.synced, registers = excluded.registers")
+_encode_json = msgspec.json.Encoder().encode
 
 
 class StoreError(ProvisionerError):
@@ -437,18 +437,13 @@ class SyncStore:
         a hand edit made while the answer was on its way is never taken for an older one.
         """
         at = time.time_ns() // 1000 if at is None else at
-        answered: dict[str, dict[str, str]] = {}
-        for deal, prop, value in rows:  # the last of a register's wins, as the rows' order says
-            answered.setdefault(deal, {})[prop] = value
-        touched = {}
-        for deal, registers in _decoded(db, sorted(answered)).items():
-            for prop, value in answered[deal].items():
-                entry = registers.named.get(prop)
-                if entry is not None:
-                    set_confirmed(entry, value)
-                    entry[ENTRY_CONFIRMED_AT] = at
-                    touched[deal] = registers
-        _save(db, touched)
+
+        def confirm(entry: list, value: str) -> bool:
+            set_confirmed(entry, value)
+            entry[ENTRY_CONFIRMED_AT] = at
+            return True
+
+        _update(db, ((deal, prop, value) for deal, prop, value in rows), confirm)
 
     @staticmethod
     def register(db: sqlite3.Connection, deal_id: str, prop: str) -> Register | None:
