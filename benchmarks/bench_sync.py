@@ -2,7 +2,7 @@
 
     python benchmarks/bench_sync.py [--rows rate,small,big] [--old /work/wt/old-sync] [--old-schema 2]
                                     [--big-deals 1000000] [--big-events 2000000] [--old-big]
-                                    [--profile DIR] [--out benchmarks/results/sync.md]
+                                    [--profile DIR] [--steps] [--out benchmarks/results/sync.md]
 
 Every push runs as `python -m provisioner sync push` in a child process, measured from its start to
 its exit by a small intermediate process (wall clock, CPU = user + system, peak RSS by wait4 of
@@ -23,6 +23,8 @@ Rows:
   schema's rows the same way (``--old-schema``: 2, one row per deal and property, 1 for code
   older than that, or 3 for code that packs a deal's registers in one row, as this code does). ``--old-big`` also runs the older code's 2M-event push (minutes).
 ``--profile DIR`` runs each push under cProfile (stats in DIR; its figures are then not comparable).
+``--steps`` runs each push through ``sync_steps.py`` (in this process, the main thread's CPU time per
+step of the push: reading and checking, the store, the collector, sending), written beside each row.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ STATUSES = ["Not Started", "On Track", "At Risk", "Stalled"]
 STAGES = ["Discovery", "Evaluation", "Proposal", "Negotiation", "Closing"]
 CEILING = 1900.0
 PROFILE_DIR: Path | None = None
+STEPS = False
 T0 = 1_790_000_000  # seconds: the baseline events' time; later events are minutes after it
 
 # Runs argv[3:] and writes "exit code, wall seconds, CPU seconds, peak RSS in KiB" of it to argv[1].
@@ -118,19 +121,34 @@ def run_push(config: Path, source: Path, base_url: str, tier: str, old: Path | N
     if old is not None:
         env["PYTHONPATH"] = str(old)
     usage, out_path, err_path = (source.with_suffix(s) for s in (".usage", ".out", ".err"))
-    profile = []
+    command = ["-m", "provisioner"]
     if PROFILE_DIR is not None:  # --profile: the push under cProfile (its figures are then not comparable)
-        profile = ["-m", "cProfile", "-o", str(PROFILE_DIR / f"{config.parent.name}-{source.stem}.prof")]
+        command = ["-m", "cProfile", "-o", str(PROFILE_DIR / f"{config.parent.name}-{source.stem}.prof"), *command]
+    steps_path = source.with_suffix(".steps")
+    if STEPS:  # --steps: the push through sync_steps.py, which writes each step's CPU time
+        command = [str(ROOT / "benchmarks" / "sync_steps.py"), str(steps_path)]
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        subprocess.run([sys.executable, "-c", _MEASURE, str(usage), str(config.parent), sys.executable, *profile,
-                        "-m", "provisioner", "sync", "push", "-f", str(config), "--source", str(source), "--tier", tier,
+        subprocess.run([sys.executable, "-c", _MEASURE, str(usage), str(config.parent), sys.executable, *command,
+                        "sync", "push", "-f", str(config), "--source", str(source), "--tier", tier,
                         "--format", "json"], stdout=out, stderr=err, env=env, check=False)
     code, wall, cpu, rss = usage.read_text().split()
     if int(code) not in (0, 1):
         raise SystemExit(f"push failed ({code}): {err_path.read_text()[-2000:]}")
     report = json.loads(out_path.read_text())
     report.update(wall=float(wall), cpu=float(cpu), rss_mb=int(rss) / 1024.0, code=int(code))
+    if STEPS:
+        report["steps"] = json.loads(steps_path.read_text())
     return report
+
+
+def steps_note(steps: dict) -> str:
+    """CPU seconds per step of a push (``--steps``): reading and checking is what accepting spent
+    outside the store and the collector."""
+    get = lambda name: steps.get(name, 0.0)  # noqa: E731
+    read = get("accept (all)") - get("accept (store)") - get("collector")
+    return (f"CPU s: read+check {read:.1f}, store {get('accept (store)'):.1f}, collector {get('collector'):.1f}, "
+            f"send {get('send (all)'):.1f} (pending values {get('send: pending values'):.1f}, "
+            f"HTTP {get('send: HTTP'):.1f}, answers recorded {get('send: record answers'):.1f})")
 
 
 def prepare(emulator: Emulator) -> None:
@@ -247,6 +265,8 @@ class Bench:
 
     def add(self, what: str, label: str, r: dict, events: int, note: str = "") -> None:
         per_cpu = f"{events / r['cpu']:,.0f}" if events and r["cpu"] else "-"
+        if "steps" in r:
+            note = f"{note}; {steps_note(r['steps'])}" if note else steps_note(r["steps"])
         self.rows.append((what, label, f"{r['wall']:.2f} s / {r['cpu']:.2f} s / {r['rss_mb']:.0f} MB / {per_cpu}",
                           f"requests {r['requests']}, 429s {r['rate_limited']}, written {r['deals_written']}"
                           + (f"; {note}" if note else "")))
@@ -340,7 +360,12 @@ def main() -> None:
                         help="the store schema the older code reads (its 1M-deal store is seeded in it)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "sync.md"))
     parser.add_argument("--profile", default=None, help="a folder: run each push under cProfile, its stats there")
+    parser.add_argument("--steps", action="store_true",
+                        help="run each push through sync_steps.py: the CPU time of each step beside each row")
     args = parser.parse_args()
+    if args.steps:
+        global STEPS
+        STEPS = True
     if args.profile:
         global PROFILE_DIR
         PROFILE_DIR = Path(args.profile).resolve()
