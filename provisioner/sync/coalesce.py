@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 
 from provisioner.sync.events import Ignored, Invalid, Rules, Snapshot, parse_line
 
-# Events read before their winners are handed to the store: bounds a run's memory (a chunk of the
-# benchmark's events holds about 1 KB an event; 2,000,000 events onto 1,000,000 deals peaked near
-# 690 MB in all, see benchmarks/results/sync.md). Larger chunks write each page of a large store
-# fewer times (at 1,000,000 deals every chunk touches most of the table's pages) and commit less often.
+# Events read before their winners are handed to the store: bounds a run's memory (a chunk holds
+# about 1 KB a deal; 2,000,000 events onto 1,000,000 deals peaked at 410 MB in all, and chunks of
+# 700,000 lines at 562 MB for no CPU shown, see benchmarks/results/sync.md).
 CHUNK_EVENTS = 400_000
 
 # (occurred_at in microseconds, accord_id, value, event): compare as a tuple, the greater wins.
