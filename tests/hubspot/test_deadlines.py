@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,18 @@ def test_a_server_that_trickles_its_answer_is_cut_off(behaviour):
         error = ended_with(client.get_account_details)
     assert isinstance(error, errors.DeadlineExceeded), error
     assert "longer than" in str(error) or "too slowly" in str(error)
+
+
+def test_a_short_deadline_fires_while_a_longer_one_waits():
+    """One watchdog thread serves every request: a request with a short deadline is cut off on
+    time even while another request's much longer deadline is already waiting."""
+    with hostile_server("silent") as silent, hostile_server("trickle-headers", byte_every_s=0.05) as trickle:
+        waiting = quick_client(silent, timeout=(1.0, 60.0), request_timeout_s=45.0)
+        threading.Thread(target=lambda: ended_with(waiting.get_account_details), daemon=True).start()
+        time.sleep(0.3)  # its watchdog is waiting first
+        short = quick_client(trickle, timeout=(1.0, 1.0), request_timeout_s=1.5)
+        error = ended_with(short.get_account_details, bound_s=15)
+    assert isinstance(error, errors.DeadlineExceeded) and "longer than" in str(error), error
 
 
 def test_the_command_deadline_bounds_retries():
