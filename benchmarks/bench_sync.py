@@ -21,10 +21,12 @@ Rows:
   values, and the store is written with SQL as a push of those baseline events leaves it (values
   parsed by the tool's own parser; each value confirmed). The older code's store gets its own
   schema's rows the same way (``--old-schema``: 2, one row per deal and property, 1 for code
-  older than that, or 3 for code that packs a deal's registers in one row, as this code does). ``--old-big`` also runs the older code's 2M-event push (minutes).
+  older than that, or 3 for code that packs a deal's registers in one row, as this code does).
+  ``--old-big`` also runs the older code's 2M-event push (minutes).
 ``--profile DIR`` runs each push under cProfile (stats in DIR; its figures are then not comparable).
-``--steps`` runs each push through ``sync_steps.py`` (in this process, the main thread's CPU time per
-step of the push: reading and checking, the store, the collector, sending), written beside each row.
+``--steps`` runs each push through ``sync_steps.py`` (the push's main thread's CPU time per step:
+reading and checking, the store, the collector, sending), written beside each row; it takes the
+place of ``--profile``.
 """
 
 from __future__ import annotations
