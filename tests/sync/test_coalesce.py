@@ -9,9 +9,11 @@ import weakref
 from hypothesis import given
 from hypothesis import strategies as st
 
-from provisioner.sync.coalesce import Chunk, Coalescer
+from provisioner.sync.coalesce import Chunk, Coalescer, read_chunks
 from provisioner.sync.engine import collector_paused, release
-from provisioner.sync.events import Snapshot
+from provisioner.sync.events import Rules, Snapshot
+from tests.sync.conftest import event as event_line
+from tests.sync.conftest import make_config
 
 PROPS = ["p_status", "p_stage", "p_url"]
 snapshots = st.builds(
@@ -87,3 +89,20 @@ def test_release_frees_the_chunk_and_collects_its_cycles():
         assert cycle() is None
         assert not gc.isenabled()
     assert gc.isenabled()
+
+
+class _Traced(Coalescer):
+    __slots__ = ("__weakref__",)
+
+
+def test_release_frees_a_read_chunk_before_the_collectors_pass():
+    """A chunk from ``read_chunks`` is let go by ``release`` alone: nothing of the reading still
+    holds its coalescer, so the collection after it has none of the chunk's values to look at."""
+    lines = [event_line(deal_id=str(101 + i)) for i in range(7)]
+    seen = []
+    with collector_paused():
+        for chunk in read_chunks(lines, Rules.from_config(make_config()), 3, merger=_Traced):
+            merged = weakref.ref(chunk.merged)
+            release(chunk, chunk_events=3)
+            seen.append(merged() is None)
+    assert seen == [True, True, True]
