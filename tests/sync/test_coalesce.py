@@ -106,3 +106,26 @@ def test_release_frees_a_read_chunk_before_the_collectors_pass():
             release(chunk, chunk_events=3)
             seen.append(merged() is None)
     assert seen == [True, True, True]
+
+
+def test_accepting_holds_no_chunk_when_the_collector_runs(tmp_path, monkeypatch):
+    """Through the engine's own accept step: at each collection after a full chunk, no coalescer
+    holding deals is still alive (its values were freed by their counts, not left to the pass)."""
+    from types import SimpleNamespace
+
+    from provisioner.sync import engine
+    from provisioner.sync.report import PushReport
+    from provisioner.sync.store import SyncStore
+
+    held_at_collection: list[int] = []
+
+    def collect(generation: int = 2) -> int:
+        held_at_collection.append(sum(1 for o in gc.get_objects() if type(o) is Coalescer and o.held))
+        return gc.collect(generation)
+
+    monkeypatch.setattr(engine, "gc", SimpleNamespace(isenabled=gc.isenabled, enable=gc.enable, disable=gc.disable,
+                                                      collect=collect))
+    lines = [event_line(deal_id=str(101 + i % 4), at=f"2026-11-27T10:00:0{i % 10}Z") for i in range(9)]
+    with SyncStore(tmp_path / "sync.sqlite") as store:
+        engine.accept_input(store, lines, Rules.from_config(make_config()), PushReport(), chunk_events=2)
+    assert held_at_collection == [0, 0, 0, 0]
