@@ -189,7 +189,7 @@ def test_many_concurrent_deadlines_each_fire_on_time_and_only_while_running():
     each still running at its deadline is cut off then, not before; none that ended first is."""
     from provisioner.hubspot.deadline import Watchdog
 
-    plans = [(seconds, runs) for seconds in (0.0, 0.05, 0.4, 0.1, 0.25, 0.0, 0.6, 0.15) for runs in (0.02, 0.8)]
+    plans = [(seconds, runs) for seconds in (0.0, 0.05, 0.4, 0.1, 0.25, 0.0, 0.6, 0.15) for runs in (0.02, 1.2)]
     results: list = []
     lock = threading.Lock()
 
@@ -213,10 +213,10 @@ def test_many_concurrent_deadlines_each_fire_on_time_and_only_while_running():
         thread.join(20)
     assert len(results) == len(plans)
     for seconds, runs, started, fired, shut_at in results:
-        if seconds + 0.3 < runs:  # still running well past its deadline: cut off, not early and not late
+        if seconds + 0.4 < runs:  # still running well past its deadline: cut off, not early and not late
             assert fired and shut_at is not None, (seconds, runs)
-            assert seconds <= shut_at - started < seconds + 0.3, (seconds, runs, shut_at - started)
-        elif runs + 0.01 < seconds:  # ended before its deadline: never cut off
+            assert seconds <= shut_at - started < seconds + 0.4, (seconds, runs, shut_at - started)
+        elif runs + 0.1 < seconds:  # ended well before its deadline: never cut off
             assert not fired and shut_at is None, (seconds, runs)
 
 
@@ -234,11 +234,16 @@ def test_a_forked_child_never_fires_its_parents_watchdogs():
                 mine = _Connection()
                 with Watchdog(0.05) as own:
                     own.watch(mine)
-                    time.sleep(0.5)
+                    until = time.monotonic() + 10
+                    while not own.fired and time.monotonic() < until:
+                        time.sleep(0.01)
+                    time.sleep(0.5)  # well past the parent's deadline too
                 code = 0 if own.fired and mine.sock.shut_at is not None and not parent.fired else 1
             finally:
                 os._exit(code)
-        time.sleep(0.3)
+        until = time.monotonic() + 10
+        while not parent.fired and time.monotonic() < until:
+            time.sleep(0.01)
         assert parent.fired
     deadline = time.monotonic() + 20
     while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
