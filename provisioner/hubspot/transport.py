@@ -159,7 +159,12 @@ class Transport:
         # The environment (HTTP(S)_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE) is read once, for the one
         # address this transport talks to: requests reads it again for every request otherwise
         # (about a third of a millisecond each), and would let a ~/.netrc replace the bearer token.
-        settings = self._session.merge_environment_settings(self.base_url, {}, None, True, None)
+        address = requests.PreparedRequest()
+        try:
+            address.prepare_url(self.base_url, None)  # as requests sends it: NO_PROXY meets an IDN host in ASCII
+        except (requests.RequestException, UnicodeError):
+            address.url = self.base_url  # it cannot be sent at all: each request says so
+        settings = self._session.merge_environment_settings(address.url, {}, None, True, None)
         self._session.proxies, self._session.verify = settings["proxies"], settings["verify"]
         self._session.trust_env = False
         adapter = WatchedAdapter()

@@ -168,8 +168,10 @@ def read_chunks(lines: Iterable[str], rules: Rules, chunk_events: int = CHUNK_EV
         else:
             chunk.invalid.append(result)
         if chunk.read >= chunk_events:
+            del add  # nothing here holds the chunk while the caller has it (``engine.release`` frees it)
             yield chunk
             chunk = Chunk(merger())
             add = chunk.merged.add
     if chunk.read:
+        del add
         yield chunk

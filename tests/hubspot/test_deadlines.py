@@ -6,6 +6,7 @@ subprocess timeout; no timing assertion beyond "it ended with the right error"."
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -166,3 +167,88 @@ def test_plan_with_a_timeout_that_is_no_number_is_one_line():
                      HUBSPOT_BASE_URL="http://127.0.0.1:9", PROVISIONER_TIMEOUT="soon")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "PROVISIONER_TIMEOUT must be a positive number of seconds, not 'soon'" in result.stderr
+
+
+class _Sock:
+    """Stands for a request's socket: records when the watchdog shut it."""
+
+    def __init__(self) -> None:
+        self.shut_at: float | None = None
+
+    def shutdown(self, how) -> None:
+        self.shut_at = time.monotonic()
+
+
+class _Connection:
+    def __init__(self) -> None:
+        self.sock = _Sock()
+
+
+def test_many_concurrent_deadlines_each_fire_on_time_and_only_while_running():
+    """Requests overlapping with deadlines in any order (0 among them) on the one watchdog thread:
+    each still running at its deadline is cut off then, not before; none that ended first is."""
+    from provisioner.hubspot.deadline import Watchdog
+
+    plans = [(seconds, runs) for seconds in (0.0, 0.05, 0.4, 0.1, 0.25, 0.0, 0.6, 0.15) for runs in (0.02, 1.2)]
+    results: list = []
+    lock = threading.Lock()
+
+    def one(seconds: float, runs: float) -> None:
+        connection = _Connection()
+        started = time.monotonic()
+        with Watchdog(seconds) as watchdog:
+            watchdog.watch(connection)
+            time.sleep(runs)
+            fired = watchdog.fired
+        time.sleep(max(0.0, seconds - runs) + 0.05)  # a deadline passing after the request ended changes nothing
+        with lock:
+            results.append((seconds, runs, started, fired or watchdog.fired, connection.sock.shut_at))
+
+    # Latest deadline first: each request that follows has the earliest deadline of all waiting.
+    threads = [threading.Thread(target=one, args=plan, daemon=True) for plan in sorted(plans, reverse=True)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.005)
+    for thread in threads:
+        thread.join(20)
+    assert len(results) == len(plans)
+    for seconds, runs, started, fired, shut_at in results:
+        if seconds + 0.4 < runs:  # still running well past its deadline: cut off, not early and not late
+            assert fired and shut_at is not None, (seconds, runs)
+            assert seconds <= shut_at - started < seconds + 0.4, (seconds, runs, shut_at - started)
+        elif runs + 0.1 < seconds:  # ended well before its deadline: never cut off
+            assert not fired and shut_at is None, (seconds, runs)
+
+
+def test_a_forked_child_never_fires_its_parents_watchdogs():
+    """A child's copy of a request the parent had in flight at the fork is not the child's to cut:
+    the child's watchdog thread starts empty, and serves only the child's own requests."""
+    from provisioner.hubspot.deadline import Watchdog
+
+    parent = Watchdog(0.2)
+    with parent:
+        pid = os.fork()
+        if pid == 0:  # the child: its own short deadline fires; the parent's copy never does
+            code = 1
+            try:
+                mine = _Connection()
+                with Watchdog(0.05) as own:
+                    own.watch(mine)
+                    until = time.monotonic() + 10
+                    while not own.fired and time.monotonic() < until:
+                        time.sleep(0.01)
+                    time.sleep(0.5)  # well past the parent's deadline too
+                code = 0 if own.fired and mine.sock.shut_at is not None and not parent.fired else 1
+            finally:
+                os._exit(code)
+        until = time.monotonic() + 10
+        while not parent.fired and time.monotonic() < until:
+            time.sleep(0.01)
+        assert parent.fired
+    deadline = time.monotonic() + 20
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert done[0] == pid and os.waitstatus_to_exitcode(done[1]) == 0

@@ -11,6 +11,10 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+import requests
+from requests.utils import select_proxy
+
 from provisioner.hubspot.client import HubSpotClient
 
 BODY = b'{"portalId": 42, "accountType": "STANDARD", "timeZone": "UTC"}'
@@ -105,3 +109,35 @@ def test_a_forked_child_gets_its_own_watchdog_thread():
             os.waitpid(pid, 0)
         assert done[0] == pid and os.waitstatus_to_exitcode(done[1]) == 0
     assert len(seen) == 2
+
+
+PROXY_ENVIRONMENTS = [
+    {"HTTPS_PROXY": "http://proxy.test:3128", "NO_PROXY": "example.com, .hubapi.com,127.0.0.1:8080"},
+    {"HTTP_PROXY": "http://proxy.test:3128", "no_proxy": "localhost,  portal.test:9000 ,10.0.0.0/8"},
+    {"ALL_PROXY": "socks5://proxy.test:1080", "HTTP_PROXY": "http://other.test:8080", "NO_PROXY": "*"},
+    {"all_proxy": "http://proxy.test:1", "NO_PROXY": "", "REQUESTS_CA_BUNDLE": "/etc/ssl/bundle.pem"},
+    {"https_proxy": "http://u:p@proxy.test:3128", "CURL_CA_BUNDLE": "/tmp/curl.pem", "NO_PROXY": "hubapi.com"},
+    {"HTTP_PROXY": "http://proxy.test:3128", "NO_PROXY": "xn--bcher-kva.test,münchen.test"},  # hosts as sent: ASCII
+]
+BASE_URLS = ["https://api.hubapi.com", "https://API.HubApi.com:443", "http://127.0.0.1:8080", "http://127.0.0.1:8081",
+             "http://localhost:4010", "http://portal.test:9000", "http://portal.test:9001", "http://10.1.2.3:80",
+             "https://www.example.com", "https://notexample.com", "http://bücher.test:9000", "http://münchen.test"]
+
+
+@pytest.mark.parametrize("environment", PROXY_ENVIRONMENTS)
+def test_the_proxy_and_bundle_read_once_are_those_requests_would_pick_for_each_request(monkeypatch, environment):
+    """Whatever the proxy variables and NO_PROXY list say, the settings read once when the client is
+    made pick, for every request to its address, the proxy and CA bundle requests itself would."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    for base in BASE_URLS:
+        session = HubSpotClient(base, "env-proxy-token", tier="unlimited").transport._session
+        for path in ("/account-info/v3/details", "/crm/v3/objects/deals/batch/update?x=1"):
+            url = requests.Request("GET", base + path).prepare().url  # as requests sends it (an IDN host in ASCII)
+            expected = requests.Session().merge_environment_settings(url, {}, None, None, None)
+            used = session.merge_environment_settings(url, {}, None, None, None)
+            assert select_proxy(url, used["proxies"]) == select_proxy(url, expected["proxies"]), (base, environment)
+            assert used["verify"] == expected["verify"], (base, environment)

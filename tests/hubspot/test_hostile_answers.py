@@ -18,6 +18,7 @@ from provisioner.hubspot.wire import (
     batch_result_from_json,
     group_from_json,
     live_property_from_json,
+    record_from_json,
 )
 from tests.hubspot.scripted import FakeClock, Scripted, client_for
 
@@ -85,3 +86,21 @@ def test_an_answer_nested_deeper_than_json_can_parse_is_an_api_error():
             assert json.dumps(str(exc))
         else:  # pragma: no cover - the assertion says why
             raise AssertionError("a body nested 100,000 deep was accepted")
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(st.text(max_size=8), st.one_of(SCALARS, st.lists(SCALARS, max_size=2)), max_size=6))
+def test_a_records_properties_are_texts_or_none_whatever_their_json_types(properties):
+    """All strings (kept as they came), or a mix with null, numbers and booleans (each as its text):
+    the same values either way; anything else in a value is a malformed answer."""
+    item = json.loads(json.dumps({"id": 7, "properties": properties}))
+    if any(isinstance(v, list) for v in properties.values()):
+        try:
+            record_from_json(item)
+        except errors.ApiError:
+            return
+        raise AssertionError("a list accepted as a property's value")
+    record = record_from_json(item)
+    assert record.id == "7"
+    assert record.properties == {k: None if v is None else str(v) for k, v in item["properties"].items()}
+    assert all(v is None or type(v) is str for v in record.properties.values())

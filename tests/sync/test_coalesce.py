@@ -9,9 +9,11 @@ import weakref
 from hypothesis import given
 from hypothesis import strategies as st
 
-from provisioner.sync.coalesce import Chunk, Coalescer
+from provisioner.sync.coalesce import Chunk, Coalescer, read_chunks
 from provisioner.sync.engine import collector_paused, release
-from provisioner.sync.events import Snapshot
+from provisioner.sync.events import Rules, Snapshot
+from tests.sync.conftest import event as event_line
+from tests.sync.conftest import make_config
 
 PROPS = ["p_status", "p_stage", "p_url"]
 snapshots = st.builds(
@@ -87,3 +89,43 @@ def test_release_frees_the_chunk_and_collects_its_cycles():
         assert cycle() is None
         assert not gc.isenabled()
     assert gc.isenabled()
+
+
+class _Traced(Coalescer):
+    __slots__ = ("__weakref__",)
+
+
+def test_release_frees_a_read_chunk_before_the_collectors_pass():
+    """A chunk from ``read_chunks`` is let go by ``release`` alone: nothing of the reading still
+    holds its coalescer, so the collection after it has none of the chunk's values to look at."""
+    lines = [event_line(deal_id=str(101 + i)) for i in range(7)]
+    seen = []
+    with collector_paused():
+        for chunk in read_chunks(lines, Rules.from_config(make_config()), 3, merger=_Traced):
+            merged = weakref.ref(chunk.merged)
+            release(chunk, chunk_events=3)
+            seen.append(merged() is None)
+    assert seen == [True, True, True]
+
+
+def test_accepting_holds_no_chunk_when_the_collector_runs(tmp_path, monkeypatch):
+    """Through the engine's own accept step: at each collection after a full chunk, no coalescer
+    holding deals is still alive (its values were freed by their counts, not left to the pass)."""
+    from types import SimpleNamespace
+
+    from provisioner.sync import engine
+    from provisioner.sync.report import PushReport
+    from provisioner.sync.store import SyncStore
+
+    held_at_collection: list[int] = []
+
+    def collect(generation: int = 2) -> int:
+        held_at_collection.append(sum(1 for o in gc.get_objects() if type(o) is Coalescer and o.held))
+        return gc.collect(generation)
+
+    monkeypatch.setattr(engine, "gc", SimpleNamespace(isenabled=gc.isenabled, enable=gc.enable, disable=gc.disable,
+                                                      collect=collect))
+    lines = [event_line(deal_id=str(101 + i % 4), at=f"2026-11-27T10:00:0{i % 10}Z") for i in range(9)]
+    with SyncStore(tmp_path / "sync.sqlite") as store:
+        engine.accept_input(store, lines, Rules.from_config(make_config()), PushReport(), chunk_events=2)
+    assert held_at_collection == [0, 0, 0, 0]

@@ -6,6 +6,8 @@ import sqlite3
 import threading
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from provisioner.sync.engine import accept, push
 from provisioner.sync.events import parse_line
@@ -176,3 +178,26 @@ def test_a_bad_record_retried_after_the_config_was_fixed_is_delivered_and_resolv
     assert (again.written, again.ok) == (1, True) and portal.deals["1"]["accord_url"] == long_url
     [letter] = store.dead_letters()
     assert letter.resolved_at is not None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1, max_size=6),
+                min_size=1, max_size=8, unique=True), st.data())
+def test_any_deal_ids_are_read_and_written_back_and_a_lone_surrogate_matches_none(tmp_path_factory, ids, data):
+    """Deal ids of any text (quotes, backslashes, controls, non-ASCII) are found by every
+    statement that reads deals by id, and written back; an id no UTF-8 can hold matches nothing."""
+    with SyncStore(tmp_path_factory.mktemp("ids") / "store.sqlite") as store:
+        with store.transaction() as db:
+            store.accept_rows(db, sorted((deal, "p_a", "x", 1, "a", "e1") for deal in ids))
+        wanted = data.draw(st.lists(st.sampled_from(ids), min_size=1, unique=True))
+        lookup = data.draw(st.permutations(wanted + data.draw(st.lists(st.sampled_from(["\ud800", "1\udcff"]),
+                                                                          max_size=2, unique=True))))
+        assert store.pending_deals(only=lookup) == sorted(wanted)
+        assert sorted(store.registers(lookup)) == sorted(wanted)
+        with store.transaction() as db:
+            store.record_confirmed(db, [(deal, "p_a", "x") for deal in lookup], at=5)
+            store.park_deal(db, wanted[0])
+            store.park_deal(db, "\udfff")
+        assert store.pending_deals(limit=20) == sorted(set(ids) - set(wanted))
+        assert store.synced_deals(limit=20) == sorted(wanted)
+        assert [deal for deal, *_, parked in store.dump() if parked] == [wanted[0]]
