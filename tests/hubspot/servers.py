@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
 import threading
 import time
@@ -68,3 +70,15 @@ def hostile_server(behaviour: str, byte_every_s: float = 0.05, limit_s: float = 
         for conn in accepted:
             with contextlib.suppress(OSError):
                 conn.close()
+
+
+def child_exit_code(pid: int, bound_s: float = 30.0) -> int | None:
+    """The exit code of a forked child, waited for at most ``bound_s`` (then killed: None)."""
+    deadline = time.monotonic() + bound_s
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        return None
+    return os.waitstatus_to_exitcode(done[1])

@@ -6,7 +6,6 @@ subprocess timeout; no timing assertion beyond "it ended with the right error"."
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -20,7 +19,7 @@ from provisioner.hubspot.client import HubSpotClient
 from provisioner.hubspot.deadline import parse_timeout
 from provisioner.hubspot.transport import MAX_RETRY_AFTER_S, parse_retry_after
 from tests.hubspot.scripted import ACCOUNT, RATE, FakeClock, Scripted
-from tests.hubspot.servers import hostile_server
+from tests.hubspot.servers import child_exit_code, hostile_server
 
 ROOT = Path(__file__).resolve().parents[2]
 BOUND_S = 60  # no test here may take longer, whatever the code under test does
@@ -189,7 +188,7 @@ def test_many_concurrent_deadlines_each_fire_on_time_and_only_while_running():
     each still running at its deadline is cut off then, not before; none that ended first is."""
     from provisioner.hubspot.deadline import Watchdog
 
-    plans = [(seconds, runs) for seconds in (0.0, 0.05, 0.4, 0.1, 0.25, 0.0, 0.6, 0.15) for runs in (0.02, 1.2)]
+    plans = [(seconds, runs) for seconds in (0.0, 0.05, 0.4, 0.1, 0.25, 0.0, 0.6, 0.15) for runs in (0.02, 2.5)]
     results: list = []
     lock = threading.Lock()
 
@@ -213,9 +212,9 @@ def test_many_concurrent_deadlines_each_fire_on_time_and_only_while_running():
         thread.join(20)
     assert len(results) == len(plans)
     for seconds, runs, started, fired, shut_at in results:
-        if seconds + 0.4 < runs:  # still running well past its deadline: cut off, not early and not late
+        if seconds + 1.0 < runs:  # still running well past its deadline: cut off, not early and not late
             assert fired and shut_at is not None, (seconds, runs)
-            assert seconds <= shut_at - started < seconds + 0.4, (seconds, runs, shut_at - started)
+            assert seconds <= shut_at - started < seconds + 1.0, (seconds, runs, shut_at - started)
         elif runs + 0.1 < seconds:  # ended well before its deadline: never cut off
             assert not fired and shut_at is None, (seconds, runs)
 
@@ -245,10 +244,4 @@ def test_a_forked_child_never_fires_its_parents_watchdogs():
         while not parent.fired and time.monotonic() < until:
             time.sleep(0.01)
         assert parent.fired
-    deadline = time.monotonic() + 20
-    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if done[0] == 0:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    assert done[0] == pid and os.waitstatus_to_exitcode(done[1]) == 0
+    assert child_exit_code(pid, bound_s=20) == 0

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -16,6 +14,7 @@ import requests
 from requests.utils import select_proxy
 
 from provisioner.hubspot.client import HubSpotClient
+from tests.hubspot.servers import child_exit_code
 
 BODY = b'{"portalId": 42, "accountType": "STANDARD", "timeZone": "UTC"}'
 ANSWER = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(BODY)) + BODY
@@ -101,13 +100,7 @@ def test_a_forked_child_gets_its_own_watchdog_thread():
                 code = 0 if child.get_account_details().portal_id == 42 else 1
             finally:
                 os._exit(code)
-        deadline = time.monotonic() + 30
-        while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if done[0] == 0:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        assert done[0] == pid and os.waitstatus_to_exitcode(done[1]) == 0
+        assert child_exit_code(pid) == 0
     assert len(seen) == 2
 
 
