@@ -132,7 +132,9 @@ class Transport:
         try:
             parts = urlsplit(base_url)
             valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-        except ValueError:
+            if valid:
+                parts.hostname.encode("idna")  # as a connection would: an empty or over-long label is no host
+        except (ValueError, UnicodeError):
             valid = False
         if not valid:
             raise errors.UsageError(f"not an http(s) address: {self.display_url!r}",

@@ -123,3 +123,14 @@ def test_a_password_in_a_base_url_that_does_not_parse_never_shows():
     with pytest.raises(errors.UsageError) as caught:
         HubSpotClient("http://deploy:s3cr3t-password@[::1", "t")
     assert "s3cr3t" not in str(caught.value) and "not an http(s) address" in str(caught.value)
+
+
+@pytest.mark.parametrize("address", ["http://a..b", "http://deploy:s3cr3t@" + "a" * 64 + ".com:9", "http://.hubapi.com"])
+def test_a_host_no_connection_could_use_is_one_line(capsys, monkeypatch, tmp_path, address):
+    """An empty or over-long label in the host (a typo) is refused before any request, in one line."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-na1-test")
+    monkeypatch.setenv("HUBSPOT_BASE_URL", address)
+    result = run(capsys, "plan", "-f", str(SHIPPED))
+    assert result.code == 1 and "Traceback" not in result.err and "s3cr3t" not in result.err
+    assert result.err.splitlines()[0].startswith("error: not an http(s) address"), result.err
