@@ -159,8 +159,8 @@ class Transport:
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "provisioner"
         # The environment (HTTP(S)_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE) is read once, for the one
-        # address this transport talks to: requests reads it again for every request otherwise
-        # (about a third of a millisecond each), and would let a ~/.netrc replace the bearer token.
+        # address this transport talks to: requests walks it again for every request otherwise, and
+        # would let a ~/.netrc entry replace the bearer token.
         address = requests.PreparedRequest()
         try:
             address.prepare_url(self.base_url, None)  # as requests sends it: NO_PROXY meets an IDN host in ASCII
