@@ -64,7 +64,7 @@ SCHEMA_VERSION = "3"
 BUSY_TIMEOUT_MS = 30_000
 CACHE_KIB = 65_536  # SQLite's page cache: filled only by the pages a run touches
 # Pages of a new store: a chunk rewrites most pages of a large store, and 16 KiB pages (about 45
-# deals each) cost about a quarter less CPU a chunk than SQLite's default 4 KiB (benchmarks/results/sync.md).
+# deals each) cost about a quarter less CPU a chunk than SQLite's default 4 KiB (benchmarks/results/store_pages.md).
 PAGE_BYTES = 16_384
 MAX_LETTER_CHARS = 16_384  # of a dead letter's line; a longer line is kept cut, and cannot be retried
 MAX_REASON_CHARS = 2_000
@@ -223,7 +223,7 @@ def _decoded(db: sqlite3.Connection, deal_ids: Sequence[str]) -> dict[str, Packe
 
 
 def _id_list(deal_ids: Sequence[str]) -> str:
-    """Deal ids as the JSON text ``json_each`` reads (msgspec's encoder: a tenth of ``json.dumps``'s time;
+    """Deal ids as the JSON text ``json_each`` reads (msgspec's encoder: a seventh of ``json.dumps``'s time;
     an id no UTF-8 can hold, a lone surrogate, is written escaped by ``json.dumps``: it matches no deal)."""
     try:
         return _encode_json(list(deal_ids)).decode()
